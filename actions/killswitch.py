@@ -88,6 +88,10 @@ class KillSwitch:
     def stop(self) -> None:
         if self._listener is not None:
             self._listener.stop()
+            self._listener.join(timeout=0.1)
+            if self._listener.is_alive():
+                _nudge_record_thread()
+                self._listener.join(timeout=2)  # before the display may go away
             self._listener = None
 
     def __enter__(self) -> "KillSwitch":
@@ -95,3 +99,25 @@ class KillSwitch:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+def _nudge_record_thread() -> None:
+    """pynput's X11 listener only notices ``stop()`` when the next key event arrives. Send it one: a
+    press and release of a keycode that has no symbol, which no application acts on."""
+    try:
+        from Xlib import X, display
+        from Xlib.ext import xtest
+    except ImportError:  # not X11
+        return
+    try:
+        d = display.Display()
+    except Exception:
+        return
+    try:
+        unused = next((kc for kc in range(255, 7, -1) if d.keycode_to_keysym(kc, 0) == 0), None)
+        if unused is not None:
+            xtest.fake_input(d, X.KeyPress, unused)
+            xtest.fake_input(d, X.KeyRelease, unused)
+            d.sync()
+    finally:
+        d.close()

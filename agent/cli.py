@@ -1,0 +1,284 @@
+"""The ``agent`` command line (typer + rich).
+
+This module alone may import every package of the project; the packages never import it.
+Commands are thin: they parse options, build the collaborators (desktop, screen, executor,
+trajectory) and hand them to the module that does the work.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from actions import secrets
+from actions.errors import SafetyStop
+from actions.killswitch import DEFAULT_HOTKEY
+
+app = typer.Typer(
+    name="agent",
+    help="desk-agent: a desktop GUI agent with a safe executor, driven by a local GLM-4.5V.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+
+def main() -> None:
+    app()
+
+
+# shared options ------------------------------------------------------------------------------
+YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Approve every risky action without asking.")]
+MaxStepsOpt = Annotated[int, typer.Option(help="Stop after this many actions.")]
+MaxSecondsOpt = Annotated[float, typer.Option(help="Stop after this many seconds of wall-clock time.")]
+RiskyOpt = Annotated[Optional[str], typer.Option(
+    help="Comma-separated risky words that need confirmation "
+         "(default: pay,buy,purchase,order,delete,remove,send,submit,transfer).")]
+KillOpt = Annotated[str, typer.Option(help="Global hotkey that stops all input at once (pynput syntax).")]
+NoKillOpt = Annotated[bool, typer.Option("--no-kill-hotkey", help="Run without the kill hotkey listener.")]
+
+
+def _fail(message: str, code: int = 2) -> "typer.Exit":
+    err.print(f"[bold red]error:[/] {secrets.mask(message)}")
+    return typer.Exit(code)
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    from importlib.metadata import PackageNotFoundError, version as v
+
+    try:
+        console.print(f"desk-agent {v('desk-agent')}")
+    except PackageNotFoundError:
+        console.print("desk-agent (not installed)")
+
+
+@app.command()
+def desktop(
+    size: Annotated[str, typer.Option(help="Screen size, WIDTHxHEIGHT.")] = "1280x800",
+    wm: Annotated[bool, typer.Option("--wm", help="Also start a small window manager.")] = False,
+) -> None:
+    """Start a virtual desktop (Xvfb) on a free display; print its DISPLAY; clean up on Ctrl-C."""
+    from agent.desktop import parse_size, serve_forever
+
+    try:
+        dims = parse_size(size)
+    except ValueError as e:
+        raise _fail(str(e))
+    raise typer.Exit(serve_forever(dims, window_manager=wm, print_fn=console.print))
+
+
+@app.command()
+def doctor(
+    calibrate: Annotated[bool, typer.Option(help="Open a test window and click known targets.")] = True,
+    virtual: Annotated[bool, typer.Option("--virtual", help="Check a fresh virtual desktop instead of $DISPLAY.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the checks as JSON.")] = False,
+) -> None:
+    """Check the set-up: display, screen size and scale, monitors, input permission, click accuracy."""
+    from agent.doctor import exit_code, render, run_checks
+
+    with ExitStack() as stack:
+        display = os.environ.get("DISPLAY")
+        if virtual:
+            display = _start_virtual(stack, "1280x800")
+        checks = run_checks(display=display, calibrate=calibrate)
+    if as_json:
+        console.print_json(json.dumps([c.__dict__ for c in checks]))
+    else:
+        render(checks, console)
+    raise typer.Exit(exit_code(checks))
+
+
+def _start_virtual(stack: ExitStack, size: str) -> str:
+    """Start Xvfb for this command only and point DISPLAY (and so pyautogui, mss, pynput) at it."""
+    from agent.desktop import DesktopError, VirtualDesktop, parse_size
+
+    try:
+        desk = stack.enter_context(VirtualDesktop(parse_size(size)))
+    except (DesktopError, ValueError) as e:
+        raise _fail(str(e))
+    os.environ["DISPLAY"] = desk.display
+    return desk.display
+
+
+def _executor(*, dry_run: bool, yes: bool, max_steps: int, max_seconds: float, risky_words: str | None,
+              kill_hotkey: str, no_kill_hotkey: bool, stack: ExitStack):
+    from actions.backends import DryRunBackend, PyAutoGUIBackend
+    from actions.errors import ActionError
+    from actions.executor import Executor
+    from actions.killswitch import KillSwitch, StopFlag
+    from actions.safety import SafetyPolicy, TerminalConfirmer, word_list
+
+    policy = SafetyPolicy(max_steps=max_steps, max_seconds=max_seconds, risky_words=word_list(risky_words))
+    stop = StopFlag()
+    if dry_run:
+        backend = DryRunBackend()
+    else:
+        try:
+            backend = PyAutoGUIBackend()
+        except ActionError as e:
+            raise _fail(str(e))
+        if not no_kill_hotkey:
+            try:
+                stack.enter_context(KillSwitch(stop, kill_hotkey))
+            except (RuntimeError, ValueError) as e:
+                raise _fail(f"{e}. Pass --no-kill-hotkey to run without it (not recommended).")
+            err.print(f"[dim]kill hotkey: {kill_hotkey} · fail-safe: move the mouse to a screen corner[/]")
+    return Executor(backend, policy, confirmer=TerminalConfirmer(assume_yes=yes), stop=stop)
+
+
+def _load_actions(args: list[str], file: Path | None):
+    from actions.errors import ActionValidationError
+    from actions.space import action_from_json
+
+    raw: list[tuple[str, str]] = [(f"argument {i + 1}", a) for i, a in enumerate(args)]
+    if file is not None:
+        text = sys.stdin.read() if str(file) == "-" else file.read_text()
+        raw += [(f"{file}:{n}", line) for n, line in enumerate(text.splitlines(), 1)
+                if line.strip() and not line.lstrip().startswith("#")]
+    if not raw:
+        raise _fail("no actions given: pass JSON actions as arguments or --file actions.jsonl")
+    out = []
+    for where, text in raw:
+        try:
+            out.append(action_from_json(text))
+        except ActionValidationError as e:
+            raise _fail(f"{where}: {e}")
+    return out
+
+
+@app.command("do")
+def do(
+    actions: Annotated[Optional[list[str]], typer.Argument(
+        help='Actions as JSON, e.g. \'{"type": "click", "x": 100, "y": 200}\'.')] = None,
+    file: Annotated[Optional[Path], typer.Option("--file", "-f", help="JSON Lines file of actions ('-' = stdin).")] = None,
+    out: Annotated[Optional[Path], typer.Option(help="Write a trajectory (steps.jsonl, screenshots, manifest) here.")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Validate and record only; touch nothing.")] = False,
+    virtual: Annotated[bool, typer.Option("--virtual", help="Run on a fresh virtual desktop.")] = False,
+    yes: YesOpt = False,
+    max_steps: MaxStepsOpt = 50,
+    max_seconds: MaxSecondsOpt = 600.0,
+    risky_words: RiskyOpt = None,
+    kill_hotkey: KillOpt = DEFAULT_HOTKEY,
+    no_kill_hotkey: NoKillOpt = False,
+) -> None:
+    """Perform typed actions through the safe executor (bounds, caps, confirmation, kill hotkey)."""
+    from agent.screen import Screen
+    from agent.steps import StepRunner
+    from agent.trajectory import TrajectoryError, TrajectoryWriter
+
+    todo = _load_actions(actions or [], file)
+    code = 0
+    with ExitStack() as stack:
+        if virtual:
+            _start_virtual(stack, "1280x800")
+        ex = _executor(dry_run=dry_run, yes=yes, max_steps=max_steps, max_seconds=max_seconds,
+                       risky_words=risky_words, kill_hotkey=kill_hotkey, no_kill_hotkey=no_kill_hotkey,
+                       stack=stack)
+        screen = None if dry_run or out is None else stack.enter_context(Screen())
+        writer = None
+        if out is not None:
+            try:
+                writer = TrajectoryWriter(out, kind="do", meta={"dry_run": dry_run})
+            except TrajectoryError as e:
+                raise _fail(str(e))
+        runner = StepRunner(ex, screen, writer)
+        status = {"ok": True}
+        try:
+            for a in todo:
+                o = runner.act(a)
+                mark = "[green]ok[/]" if o.result.ok else f"[red]error[/] {o.result.error}"
+                console.print(f"{a.describe()}  {mark}  [dim]{o.timings.get('execute_s', 0) * 1000:.1f} ms[/]")
+                if not o.result.ok:
+                    code, status = 1, {"ok": False, "error": o.result.error}
+                    break
+        except SafetyStop as e:
+            err.print(f"[bold red]stopped:[/] {secrets.mask(str(e))}")
+            code, status = 3, {"ok": False, "safety_stop": secrets.mask(str(e))}
+        finally:
+            if writer is not None:
+                writer.close(status)
+                console.print(f"trajectory: {writer.folder}")
+    raise typer.Exit(code)
+
+
+@app.command()
+def screenshot(
+    path: Annotated[Path, typer.Argument(help="Output file (.png or .jpg).")],
+    monitor: Annotated[int, typer.Option(help="Monitor index (0 = the whole desktop).")] = 0,
+    region: Annotated[Optional[str], typer.Option(help="LEFT,TOP,WIDTH,HEIGHT in screen pixels.")] = None,
+    max_size: Annotated[Optional[str], typer.Option(help="Downscale to fit WIDTHxHEIGHT (as for a model).")] = None,
+) -> None:
+    """Capture the screen (after it settled) to a PNG or JPEG file."""
+    from agent.desktop import parse_size
+    from agent.screen import Region, Screen, downscale, encode
+
+    try:
+        reg = Region(*[int(v) for v in region.split(",")]) if region else None
+        limit = parse_size(max_size) if max_size else None
+    except (ValueError, TypeError) as e:
+        raise _fail(f"bad --region or --max-size: {e}")
+    fmt = "jpeg" if path.suffix.lower() in (".jpg", ".jpeg") else "png"
+    try:
+        with Screen() as s:
+            frame = s.capture(monitor, reg)
+    except Exception as e:  # no display, bad monitor index
+        raise _fail(f"cannot capture the screen: {e}")
+    img = downscale(frame.image, limit)[0] if limit else frame.image
+    path.write_bytes(encode(img, fmt))
+    console.print(f"{path} {img.width}x{img.height} (screen area {frame.width}x{frame.height}+{frame.left}+{frame.top})")
+
+
+@app.command()
+def verify(folder: Annotated[Path, typer.Argument(help="A trajectory folder.")]) -> None:
+    """Check a trajectory: complete steps, a torn last line (kill -9), manifest hashes."""
+    from agent.trajectory import TrajectoryError, read_trajectory
+    from agent.trajectory import verify as verify_files
+
+    try:
+        t = read_trajectory(folder)
+    except TrajectoryError as e:
+        raise _fail(str(e))
+    problems = list(t.problems) + [p for p in verify_files(folder) if p not in t.problems]
+    table = Table(title=f"{folder} ({t.meta.get('kind', '?')})")
+    for col in ("#", "action", "ok", "ms"):
+        table.add_column(col)
+    for s in t.steps:
+        a = s.get("action") or {}
+        ms = (s.get("timings") or {}).get("execute_s")
+        table.add_row(str(s.get("index")), secrets.mask(json.dumps(a)), str(s.get("ok")),
+                      "" if ms is None else f"{ms * 1000:.1f}")
+    console.print(table)
+    console.print(f"{len(t.steps)} complete steps; sealed: {t.sealed}")
+    for p in problems:
+        console.print(f"[yellow]problem:[/] {p}")
+    raise typer.Exit(1 if problems else 0)
+
+
+@app.command()
+def demo(
+    out: Annotated[Path, typer.Option(help="Where to write the trajectory.")] = Path("runs/demo"),
+    size: Annotated[str, typer.Option(help="Virtual screen size.")] = "1280x800",
+) -> None:
+    """Offline demo (no GPU, no network): a virtual desktop, the bundled widgets app, real input through
+    the safe executor, a trajectory with screenshots; the app's own state is checked at the end."""
+    from tasks.demo import run_demo
+
+    with ExitStack() as stack:
+        _start_virtual(stack, size)
+        raise typer.Exit(run_demo(out, console))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,151 @@
+"""One step of desktop work: observe a settled screen, act through the safe executor, record it.
+
+Shared by every job that touches the desktop (``agent do``, the demo, later ``run``, ``fill`` and
+``replay``) so they all get the same guarantees: screenshots are taken only after the screen
+stopped changing (peers act on half-loaded screens; fixed sleeps are either too long or too short),
+every step is appended to the trajectory as it happens, and each phase is timed.
+
+A step's screenshot is the *observation the action was decided on*; the frame captured while
+waiting for the screen to settle after the action becomes the next observation, so a loop pays
+for one settle per step, not two.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from PIL import Image
+
+from actions import secrets
+from actions.coords import ImageMap, Rect
+from actions.errors import SafetyStop
+from actions.executor import ActionResult, Executor
+from actions.space import Action
+from agent.screen import Frame, Screen, downscale, encode, wait_settled
+from agent.trajectory import TrajectoryWriter
+
+
+@dataclass(frozen=True, slots=True)
+class SettleConfig:
+    """How to decide that the screen settled (see ``agent.screen.wait_settled``)."""
+
+    interval: float = 0.05
+    stable_for: float = 0.15
+    timeout: float = 3.0
+
+
+@dataclass(frozen=True)
+class Observation:
+    """A settled screenshot, its copy downscaled for a model, and the map back to the screen."""
+
+    frame: Frame
+    image: Image.Image
+    map: ImageMap
+    settled: bool
+    capture_s: float
+
+
+@dataclass(frozen=True)
+class StepOutcome:
+    index: int | None
+    result: ActionResult
+    timings: dict[str, float]
+    observation: Observation | None  # the screen after the action (the next step's observation)
+    step: dict[str, Any] = field(default_factory=dict)
+
+
+class StepRunner:
+    """Observe → act → settle → record, with per-phase timings. ``screen=None`` runs blind (dry runs
+    without a display); ``writer=None`` records nothing."""
+
+    def __init__(
+        self,
+        executor: Executor,
+        screen: Screen | None = None,
+        writer: TrajectoryWriter | None = None,
+        *,
+        settle: SettleConfig = SettleConfig(),
+        model_size: tuple[int, int] | None = (1280, 800),
+        image_format: str = "png",
+        scale: float = 1.0,
+    ) -> None:
+        self.executor = executor
+        self.screen = screen
+        self.writer = writer
+        self.settle = settle
+        self.model_size = model_size
+        self.image_format = image_format
+        self.scale = scale  # HiDPI: capture pixels per logical screen pixel
+        self._last: Observation | None = None
+
+    def _observation(self, frame: Frame, settled: bool, spent: float) -> Observation:
+        img, _ = downscale(frame.image, self.model_size) if self.model_size else (frame.image, 1.0)
+        area = Rect(frame.left / self.scale, frame.top / self.scale,
+                    frame.width / self.scale, frame.height / self.scale)
+        return Observation(frame, img, ImageMap(area, img.width, img.height), settled, spent)
+
+    def observe(self, *, fresh: bool = False) -> Observation | None:
+        """The current settled screen; reuses the frame from the last settle unless ``fresh``."""
+        if self.screen is None:
+            return None
+        if self._last is not None and not fresh:
+            return self._last
+        t = time.monotonic()
+        s = wait_settled(self.screen, interval=self.settle.interval, stable_for=self.settle.stable_for,
+                         timeout=self.settle.timeout)
+        self._last = self._observation(s.frame, s.settled, time.monotonic() - t)
+        return self._last
+
+    def act(self, action: Action, *, thought: str | None = None, extra: dict | None = None) -> StepOutcome:
+        timings: dict[str, float] = {}
+        before = self.observe()
+        if before is not None:
+            timings["capture_s"] = before.capture_s
+        shot_path = None
+        if before is not None and self.writer is not None:
+            t = time.monotonic()
+            data = encode(before.image, self.image_format)
+            shot_path = self.writer.add_image(data, step=self.writer.steps_written, label="before",
+                                              ext="jpg" if self.image_format.startswith("jp") else "png")
+            timings["encode_s"] = time.monotonic() - t
+        self._last = None  # whatever happens next, the old observation is stale
+        t = time.monotonic()
+        try:
+            result = self.executor.execute(action)
+        except SafetyStop as e:  # record why the run stopped, then let the caller end it
+            timings["execute_s"] = time.monotonic() - t
+            if self.writer is not None:
+                self.writer.append({"action": action.to_json(), "ok": False, "thought": thought,
+                                    "safety_stop": secrets.mask(str(e) or e.reason),
+                                    "screenshot": shot_path, "timings": _rounded(timings), **(extra or {})})
+            raise
+        timings["execute_s"] = time.monotonic() - t
+        after = None
+        if self.screen is not None and not action.terminal:
+            t = time.monotonic()
+            s = wait_settled(self.screen, interval=self.settle.interval,
+                             stable_for=self.settle.stable_for, timeout=self.settle.timeout)
+            timings["settle_s"] = time.monotonic() - t
+            after = self._last = self._observation(s.frame, s.settled, 0.0)
+        step: dict[str, Any] = {
+            "action": action.to_json(),
+            "ok": result.ok,
+            "error": result.error,
+            "approved_risky": result.approved_risky,
+            "thought": thought,
+            "screenshot": shot_path,
+            "screen_area": None if before is None else [before.map.area.left, before.map.area.top,
+                                                        before.map.area.width, before.map.area.height],
+            "image_size": None if before is None else [before.map.width, before.map.height],
+            "settled": None if after is None else after.settled,
+            "timings": _rounded(timings),
+            **(extra or {}),
+        }
+        index = self.writer.append(step) if self.writer is not None else None
+        return StepOutcome(index, result, timings, after, step)
+
+
+def _rounded(timings: dict[str, float]) -> dict[str, float]:
+    return {k: round(v, 6) for k, v in timings.items()}
