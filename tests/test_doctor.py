@@ -66,6 +66,7 @@ def test_doctor_on_xvfb_all_pass_and_calibration_is_exact(xdisplay):
     t0 = time.monotonic()
     checks = run_checks(display=xdisplay.display)
     took = time.monotonic() - t0
+    checks = [c for c in checks if c.name in NAMES]  # checks other modules registered (model endpoint)
     by = {c.name: c for c in checks}
     assert list(by) == NAMES
     assert all(c.status in ("ok", "warn") for c in checks), [(c.name, c.status, c.detail) for c in checks]

@@ -1,0 +1,187 @@
+"""The agent loop: observe → generate → parse → safety → execute → settle → record, until done.
+
+``run_episode`` takes its collaborators as arguments (android_world's ``run_episode`` shape): a
+model, a model family (prompt + parser), and a ``StepRunner`` that owns the screen, the safe
+executor and the trajectory. Nothing here knows which backend or which desktop it drives.
+
+What peers get wrong, handled here:
+
+* **Unparseable output** (small or quantized models) goes back to the model as feedback, a bounded
+  number of times in a row, instead of crashing or guessing.
+* **Invalid actions** (a point off the screen) are executor errors returned as data, also fed back.
+* **Stagnation**: repeating the same action while the screen does not change is the most common
+  failure of peer agents. After ``stagnation_warn`` such repeats the model is told; after
+  ``stagnation_stop`` the run ends with a clear reason.
+* **Half-loaded screens**: the screenshot is always a settled one (``StepRunner.observe``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from actions import secrets
+from actions.errors import SafetyStop
+from actions.space import Done, Fail
+from agent.screen import frames_differ
+from agent.steps import StepRunner
+from model.base import Completion, GenerationConfig, ImagePart, Model, ModelError
+from model.family import HistoryEntry, ModelFamily, ParseError
+
+
+@dataclass(frozen=True)
+class LoopConfig:
+    max_steps: int = 30
+    max_parse_errors: int = 3  # in a row
+    stagnation_warn: int = 2
+    stagnation_stop: int = 4
+    image_format: str = "png"
+    generation: GenerationConfig = field(default_factory=GenerationConfig)
+
+
+@dataclass(frozen=True)
+class StepEvent:
+    """What the live display shows for one model call."""
+
+    index: int
+    thought: str | None
+    action: str | None
+    ok: bool
+    error: str | None
+    timings: dict[str, float]
+    tokens: int | None
+    feedback: str | None = None
+
+
+@dataclass(frozen=True)
+class EpisodeResult:
+    status: str  # done | fail | stopped | stagnated | parse_errors | max_steps | model_error
+    reason: str
+    answer: str | None
+    steps: int
+    model_calls: int
+    prompt_tokens: int
+    completion_tokens: int
+    elapsed_s: float
+
+    @property
+    def success(self) -> bool:
+        return self.status == "done"
+
+    def to_json(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__} | {"ok": self.success}
+
+
+class StagnationDetector:
+    """Counts consecutive repeats of the same action that left the screen unchanged."""
+
+    def __init__(self) -> None:
+        self.last: dict | None = None
+        self.repeats = 0
+
+    def update(self, action_json: dict, screen_changed: bool) -> int:
+        if screen_changed:
+            self.repeats = 0
+        elif action_json == self.last:
+            self.repeats += 1
+        else:
+            self.repeats = 0
+        self.last = action_json
+        return self.repeats
+
+
+def run_episode(
+    goal: str,
+    *,
+    model: Model,
+    family: ModelFamily,
+    runner: StepRunner,
+    config: LoopConfig = LoopConfig(),
+    on_step: Callable[[StepEvent], None] | None = None,
+    on_thinking: Callable[[bool], None] | None = None,
+) -> EpisodeResult:
+    t_start = time.monotonic()
+    history: list[HistoryEntry] = []
+    feedback: str | None = None
+    parse_errors = 0
+    calls = steps = 0
+    tok_in = tok_out = 0
+    stagnation = StagnationDetector()
+
+    def result(status: str, reason: str, answer: str | None = None) -> EpisodeResult:
+        return EpisodeResult(status, secrets.mask(reason), answer, steps, calls, tok_in, tok_out,
+                             time.monotonic() - t_start)
+
+    while True:
+        if steps >= config.max_steps:
+            return result("max_steps", f"no done/fail after {config.max_steps} steps")
+        obs = runner.observe()
+        if obs is None:
+            raise ValueError("run_episode needs a StepRunner with a screen")
+        t = time.monotonic()
+        shot = ImagePart.from_image(obs.image, config.image_format)
+        messages = family.build_messages(goal, shot, history, feedback=feedback)
+        prep_s = time.monotonic() - t
+        if on_thinking:
+            on_thinking(True)
+        try:
+            completion: Completion = model.generate(messages, config.generation)
+        except ModelError as e:
+            return result("model_error", str(e))
+        finally:
+            if on_thinking:
+                on_thinking(False)
+        calls += 1
+        tok_in += completion.usage.prompt_tokens or 0
+        tok_out += completion.usage.completion_tokens or 0
+        model_info = {"model_s": round(completion.latency_s, 6), "prompt_s": round(prep_s, 6),
+                      "prompt_tokens": completion.usage.prompt_tokens,
+                      "completion_tokens": completion.usage.completion_tokens}
+        try:
+            parsed = family.parse(completion, obs.map)
+        except ParseError as e:
+            parse_errors += 1
+            feedback = f"Your last answer could not be used: {e}"
+            if runner.writer is not None:
+                runner.writer.append({"parse_error": secrets.mask(str(e)), "ok": False,
+                                      "model_output": secrets.mask(completion.text)[:4000], **model_info})
+            if on_step:
+                on_step(StepEvent(calls, None, None, False, str(e), {"model_s": completion.latency_s},
+                                  completion.usage.total_tokens, feedback))
+            if parse_errors >= config.max_parse_errors:
+                return result("parse_errors", f"{parse_errors} unusable model answers in a row; last: {e}")
+            continue
+        parse_errors = 0
+        extra = {"model_output": secrets.mask(completion.text)[:4000], "memory": parsed.memory,
+                 "action_text": parsed.action_text, "model": model_info, "feedback_given": feedback}
+        try:
+            outcome = runner.act(parsed.action, thought=parsed.thought, extra=extra)
+        except SafetyStop as e:
+            return result("stopped", str(e) or e.reason)
+        steps += 1
+        timings = {"prompt_s": prep_s, "model_s": completion.latency_s, **outcome.timings}
+        feedback = None
+        if not outcome.result.ok:
+            feedback = f"Your action {parsed.action_text} failed: {outcome.result.error}"
+        changed = outcome.observation is None or frames_differ(obs.frame.image, outcome.observation.frame.image)
+        repeats = stagnation.update(parsed.action.to_json(), changed)
+        if repeats >= config.stagnation_stop:
+            if on_step:
+                on_step(StepEvent(calls, parsed.thought, parsed.action.describe(), outcome.result.ok,
+                                  outcome.result.error, timings, completion.usage.total_tokens))
+            return result("stagnated", f"the same action ({parsed.action_text}) was repeated {repeats + 1} times "
+                                       "and the screen did not change")
+        if repeats >= config.stagnation_warn:
+            feedback = ((feedback + " ") if feedback else "") + (
+                f"You repeated {parsed.action_text} {repeats + 1} times and the screen did not change. "
+                "Do something different: check the target, scroll, or use the keyboard.")
+        history.append(HistoryEntry(parsed.thought, parsed.action_text, shot, feedback, memory=parsed.memory))
+        if on_step:
+            on_step(StepEvent(calls, parsed.thought, parsed.action.describe(), outcome.result.ok,
+                              outcome.result.error, timings, completion.usage.total_tokens, feedback))
+        if isinstance(parsed.action, Done):
+            return result("done", "the model said the goal is done", parsed.action.answer)
+        if isinstance(parsed.action, Fail):
+            return result("fail", parsed.action.reason or "the model said the goal cannot be done")

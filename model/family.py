@@ -1,0 +1,369 @@
+"""Model families: how one kind of model is prompted and how its answers become typed actions.
+
+A *backend* (``model.base.Model``) only moves messages and completions; a *family* knows the
+model's own prompt and action syntax. GLM-4.5V answers ``left_click(start_box='[x,y]')`` in
+thousandths of the screenshot; UI-TARS-1.5 / Qwen2.5-VL answers ``click(start_box='(x,y)')`` in
+pixels of an image it resized itself. Both end up as the same ``actions.space`` objects in
+*screen* coordinates, so the agent loop never sees model syntax.
+
+Two rules shape this module:
+
+* ``parse`` raises :class:`ParseError` and nothing else. A model's malformed answer is data, not
+  a crash: the loop hands the error's message back to the model (it is written *for* the model:
+  what was wrong and the expected format) and asks again.
+* The shared helpers here (call scanning, quoted strings, coordinate boxes) are linear in the
+  length of the text, because a model can emit tens of kilobytes of junk, and the fuzz test in
+  ``tests/test_parsers.py`` feeds them exactly that.
+
+``model/`` may import ``actions/`` but never ``agent/`` or ``tasks/``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Protocol
+
+from PIL import Image
+
+from actions.coords import ImageMap
+from actions.space import Action, Click
+from model.base import Completion, ImagePart, Message
+
+#: Longest completion a parser will read. A real answer (max_tokens 8192) is far below this; the
+#: cap keeps a runaway generation from costing seconds of regex time.
+MAX_TEXT = 200_000
+#: Most calls a parser will consider in one answer before giving up.
+MAX_CALLS = 64
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One earlier step as the prompt shows it.
+
+    ``action_text`` is the action as the model wrote it (box tokens stripped) or as
+    ``ModelFamily.action_text`` rendered it; ``feedback`` is an error to tell the model about that
+    step (a parse error, "point outside the screen", "screen did not change"); ``memory`` is the
+    ``Memory:`` block of that answer (GLM-4.5V carries only the latest one forward).
+    """
+
+    thought: str | None
+    action_text: str | None
+    image: ImagePart | None
+    feedback: str | None = None
+    memory: str | None = None
+
+
+@dataclass(frozen=True)
+class ParsedStep:
+    """A parsed answer. ``action`` is already in SCREEN coordinates (mapped through the ImageMap)."""
+
+    action: Action
+    thought: str | None
+    action_text: str
+    memory: str | None
+    reasoning: str | None
+
+
+class ParseError(ValueError):
+    """The model's answer could not be turned into one action.
+
+    ``str(err)`` is written for the model (what was wrong and the expected format); ``raw`` holds
+    the text that was parsed. ``internal`` is set only when a parser bug (not the model) caused
+    it; tests assert it stays ``None``.
+    """
+
+    def __init__(self, message: str, raw: str = "", internal: BaseException | None = None):
+        super().__init__(message)
+        self.raw = raw
+        self.internal = internal
+
+
+class ModelFamily(Protocol):
+    name: str
+
+    def build_messages(self, goal: str, screenshot: ImagePart, history: Sequence[HistoryEntry], *,
+                       feedback: str | None = None) -> list[Message]: ...
+
+    def parse(self, completion: Completion, image_map: ImageMap) -> ParsedStep: ...
+
+    def action_text(self, action: Action, image_map: ImageMap) -> str: ...
+
+
+# --- registry ---------------------------------------------------------------------------------
+
+_ALIASES = {
+    "glm45v": "glm45v", "glm": "glm45v", "glm-4.5v": "glm45v", "glm4.5v": "glm45v", "glm-45v": "glm45v",
+    "uitars": "uitars", "ui-tars": "uitars", "qwen25vl": "uitars", "ui-tars-1.5": "uitars",
+    "qwen2.5-vl": "uitars",
+}
+
+
+def get_family(name: str) -> ModelFamily:
+    """The family for ``name`` (case-insensitive; aliases allowed); ``ValueError`` lists the names."""
+    key = _ALIASES.get(str(name).strip().lower())
+    if key == "glm45v":
+        from model.glm45v import Glm45vFamily
+
+        return Glm45vFamily()
+    if key == "uitars":
+        from model.uitars import UITarsFamily
+
+        return UITarsFamily()
+    raise ValueError(f"unknown model family {name!r}; known: {', '.join(sorted(_ALIASES))}")
+
+
+# --- shared text helpers ----------------------------------------------------------------------
+
+def half_size(img: ImagePart) -> ImagePart:
+    """The image at 50% x 50%, re-encoded in its own format (GLM-V's ``build_history_images``
+    shrinks history screenshots this way; it always writes PNG, we keep the caller's format)."""
+    pil = img.to_pil()
+    small = pil.resize((max(1, pil.width // 2), max(1, pil.height // 2)), Image.Resampling.BILINEAR)
+    return ImagePart.from_image(small, "jpeg" if img.mime == "image/jpeg" else "png")
+
+
+def split_think(text: str, reasoning: str | None, raw: str) -> tuple[str, str | None]:
+    """Split ``<think>…</think>`` off. Returns (answer text, reasoning). A think block that never
+    closes means the model ran out of tokens while thinking: there is no action to read."""
+    think = None
+    if "</think>" in text:
+        head, _, text = text.partition("</think>")
+        think = head.replace("<think>", "", 1).strip()
+    elif "<think>" in text:
+        raise ParseError("Your output ended inside <think> without an action. Think briefly, close "
+                         "</think>, then write exactly one action.", raw)
+    if "<answer>" in text:
+        text = text.split("<answer>", 1)[1]
+        text = text.split("</answer>", 1)[0]
+    text = text.replace("</answer>", "")
+    if reasoning is None and think:
+        reasoning = think
+    return text, reasoning
+
+
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+@dataclass(frozen=True)
+class Call:
+    """One ``name(args)`` found in text. ``args`` maps keyword (or ``#0``, ``#1`` for positional
+    arguments) to the raw value with quotes removed and escapes still in place."""
+
+    name: str
+    args: dict[str, str]
+    start: int
+    end: int
+    text: str
+
+
+def _close_quote(text: str, i: int) -> bool:
+    """Is the quote at ``i`` the end of the string? Models write ``type(content='it's')``: a quote
+    counts as closing only when ``,`` ``)`` or the end of text follows (spaces aside)."""
+    j = i + 1
+    while j < len(text) and text[j] in " \t":
+        j += 1
+    return j >= len(text) or text[j] in ",)\n"
+
+
+def scan_call(text: str, name_start: int, name_end: int) -> Call | int | None:
+    """Read the arguments of the call whose ``(`` sits at ``name_end``.
+
+    Returns the :class:`Call`; ``None`` when the call never closes (an unterminated quote or
+    bracket runs to the end of the text); or, for a malformed argument list, the index at which
+    to resume scanning.
+    """
+    n = len(text)
+    i = name_end + 1
+    args: dict[str, str] = {}
+    pos = 0
+    while True:
+        while i < n and text[i] in " \t\r\n":
+            i += 1
+        if i >= n:
+            return None
+        if text[i] == ")":
+            end = i + 1
+            return Call(text[name_start:name_end], args, name_start, end, text[name_start:end])
+        key = None
+        m = _IDENT.match(text, i)
+        if m:
+            j = m.end()
+            while j < n and text[j] in " \t":
+                j += 1
+            if j < n and text[j] == "=":
+                key, i = m.group(0), j + 1
+                while i < n and text[i] in " \t":
+                    i += 1
+        if i >= n:
+            return None
+        if text[i] in "'\"":
+            q, j, buf = text[i], i + 1, []
+            while True:
+                if j >= n:
+                    return None
+                c = text[j]
+                if c == "\\" and j + 1 < n:
+                    buf.append(text[j:j + 2])
+                    j += 2
+                    continue
+                if c == q and _close_quote(text, j):
+                    break
+                buf.append(c)
+                j += 1
+            value, i = "".join(buf), j + 1
+        else:  # unquoted: a number, a word, or a bracketed point such as [1,2] or <1,2>
+            depth, j = 0, i
+            while j < n:
+                c = text[j]
+                if c in "[(<":
+                    depth += 1
+                elif c in "])>":
+                    if depth == 0:
+                        if c == ")":
+                            break
+                    else:
+                        depth -= 1
+                elif c == "," and depth == 0:
+                    break
+                elif c in "'\"\n":
+                    return j  # a quote or line break inside an unquoted value: not a call
+                j += 1
+            if j >= n:
+                return None
+            value, i = text[i:j].strip(), j
+        args[key if key is not None else f"#{pos}"] = value
+        pos += 1
+        while i < n and text[i] in " \t\r\n":
+            i += 1
+        if i >= n:
+            return None
+        if text[i] == ",":
+            i += 1
+        elif text[i] != ")":
+            return i  # junk after a value
+
+
+def find_calls(text: str, names: Sequence[str] | None, raw: str) -> tuple[list[Call], list[str]]:
+    """Every ``name(...)`` in ``text`` (``names`` matched exactly, so prose such as "Type(s)" is not
+    an action; ``None`` = any identifier).
+    Returns the calls and the names of calls that are malformed or never close. Linear: after an
+    unterminated call everything that follows is inside it, so scanning stops there."""
+    if names is None:
+        pat = re.compile(r"(?<![\w.])([A-Za-z_][A-Za-z0-9_]*)\(")
+    else:
+        alt = "|".join(sorted((re.escape(x) for x in names), key=len, reverse=True))
+        pat = re.compile(rf"(?<![\w.])({alt})\(")
+    calls: list[Call] = []
+    broken: list[str] = []
+    pos = work = 0
+    while True:
+        m = pat.search(text, pos)
+        if not m:
+            break
+        c = scan_call(text, m.start(1), m.end(1))
+        if c is None:
+            broken.append(m.group(1))
+            break
+        if isinstance(c, int):  # malformed: resume right after its "(" (a real call may hide inside)
+            broken.append(m.group(1))
+            work += c - m.end()
+            if work > 4 * len(text) + 10_000:  # adversarial input: keep the scan linear
+                break
+            pos = m.end()
+            continue
+        calls.append(c)
+        if len(calls) > MAX_CALLS:
+            raise ParseError("Your output contains too many action calls. Write exactly one action per step.", raw)
+        pos = c.end
+    return calls, broken
+
+
+_UNESCAPES = {"n": "\n", "t": "\t", "r": "\r", "'": "'", '"': '"', "\\": "\\"}
+
+
+def unescape(s: str) -> str:
+    """Undo the escapes the prompts ask for in typed text: ``\\n`` ``\\t`` ``\\'`` ``\\"`` ``\\\\``
+    (UI-TARS's parser reads content as a Python string literal; this is the same for these
+    escapes and leaves any other backslash as written)."""
+    return re.sub(r"\\(.)", lambda m: _UNESCAPES.get(m.group(1), m.group(0)), s, flags=re.DOTALL)
+
+
+def escape(s: str) -> str:
+    """The inverse of :func:`unescape`, for rendering typed text inside ``'...'``."""
+    return (s.replace("\\", "\\\\").replace("'", "\\'").replace("\n", "\\n").replace("\t", "\\t")
+            .replace("\r", "\\r"))
+
+
+_NUM = re.compile(r"-?\d{1,9}(?:\.\d{1,9})?")
+_BOX_TOKENS = re.compile(r"<\|begin_of_box\|>|<\|end_of_box\|>|<\|box_start\|>|<\|box_end\|>|</?point>|</?bbox>")
+
+
+def read_point(value: str, what: str, example: str, raw: str,
+               limit: tuple[float, float], range_msg: str) -> tuple[float, float]:
+    """``[x,y]``, ``[[x,y]]``, ``(x,y)``, ``<x,y>``, ``x y`` or a box ``[x1,y1,x2,y2]`` (its centre)
+    -> (x, y) in the model's own units. Every number (a box's corners too) must lie in
+    0..limit[0] for x and 0..limit[1] for y, else ``ParseError(range_msg)``."""
+    # No single regex here: "1 2<100k spaces>x" made one backtrack for minutes.
+    parts = re.split(r"[\s,\[\]()<>]+", _BOX_TOKENS.sub(" ", value[:300])) if len(value) <= 300 else []
+    parts = [p for p in parts if p]
+    if len(parts) not in (2, 4) or not all(_NUM.fullmatch(p) for p in parts):
+        shown = value if len(value) <= 60 else value[:57] + "..."
+        raise ParseError(f"{what} {shown!r} is not a point: write it as {example}.", raw)
+    nums = [float(p) for p in parts]
+    if not all(0 <= v <= limit[i % 2] for i, v in enumerate(nums)):
+        shown = ",".join(f"{v:g}" for v in nums)
+        raise ParseError(f"{what} [{shown}] is out of range: {range_msg}", raw)
+    if len(nums) == 4:
+        return (nums[0] + nums[2]) / 2, (nums[1] + nums[3]) / 2
+    return nums[0], nums[1]
+
+
+def read_int(value: str, what: str, raw: str) -> int:
+    v = value.strip().strip("'\"")
+    if not re.fullmatch(r"\d{1,4}", v):
+        raise ParseError(f"{what} must be a whole number, got {value[:40]!r}.", raw)
+    return int(v)
+
+
+BEGIN_BOX, END_BOX = "<|begin_of_box|>", "<|end_of_box|>"
+
+
+def find_boxes(text: str) -> list[tuple[int, int, str]]:
+    """``(start, end, inner)`` of each ``<|begin_of_box|>…<|end_of_box|>``, like a non-greedy regex
+    but linear (a regex restarts at every unmatched begin token and goes quadratic)."""
+    out, pos = [], 0
+    while True:
+        b = text.find(BEGIN_BOX, pos)
+        if b < 0:
+            return out
+        e = text.find(END_BOX, b + len(BEGIN_BOX))
+        if e < 0:
+            return out
+        out.append((b, e + len(END_BOX), text[b + len(BEGIN_BOX):e]))
+        pos = e + len(END_BOX)
+
+
+def same_action(a: Action, b: Action) -> bool:
+    """Equal as actions to perform: a click's ``target`` (a description) does not make it different."""
+    if isinstance(a, Click) and isinstance(b, Click):
+        return replace(a, target=None) == replace(b, target=None)
+    return a == b
+
+
+def strip_box_tokens(s: str) -> str:
+    return _BOX_TOKENS.sub("", s)
+
+
+def check_size(text: str) -> None:
+    if len(text) > MAX_TEXT:
+        raise ParseError(f"Your output is {len(text)} characters long; keep it short and end with "
+                         "exactly one action.", text[:1000])
+
+
+__all__ = [
+    "HistoryEntry", "ParsedStep", "ParseError", "ModelFamily", "get_family", "half_size",
+    "split_think", "Call", "scan_call", "find_calls", "unescape", "escape", "read_point",
+    "read_int", "strip_box_tokens", "find_boxes", "same_action", "check_size", "MAX_TEXT",
+]
