@@ -413,5 +413,17 @@ def demo(
         raise typer.Exit(run_demo(out, console))
 
 
-if __name__ == "__main__":
-    main()
+def _load_command_modules() -> None:
+    """Commands of larger features live in their own ``agent/cli_*.py`` modules, which add themselves
+    to ``app`` when imported (``agent fill``, ``agent record`` / ``replay`` / ``report``, ``agent eval``)."""
+    import importlib
+    import pkgutil
+
+    import agent
+
+    for info in pkgutil.iter_modules(agent.__path__):
+        if info.name.startswith("cli_"):
+            importlib.import_module(f"agent.{info.name}")
+
+
+_load_command_modules()

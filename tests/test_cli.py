@@ -14,7 +14,7 @@ from tasks.apps.widgets import TITLE
 
 
 def agent(*args: str, env=None, timeout=60) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "agent.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "agent", *args], capture_output=True, text=True,
                           stdin=subprocess.DEVNULL, env=env, timeout=timeout)
 
 

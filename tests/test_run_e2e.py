@@ -75,7 +75,7 @@ def widgets(spawn_window, tmp_path):
 def run_agent(goal: str, url: str, xdisplay, out: Path, *extra: str, timeout: float = 120):
     env = {**xdisplay.env, "AGENT_MODEL_URL": url, "AGENT_MODEL": "glm-4.5v",
            "AGENT_CONFIG": str(out.parent / "no-config.toml")}
-    return subprocess.run([sys.executable, "-m", "agent.cli", "run", goal, "--out", str(out), *extra],
+    return subprocess.run([sys.executable, "-m", "agent", "run", goal, "--out", str(out), *extra],
                           capture_output=True, text=True, env=env, stdin=subprocess.DEVNULL, timeout=timeout)
 
 
@@ -109,7 +109,7 @@ def test_run_drives_a_real_window_to_done(widgets, xdisplay, tmp_path, max_size)
     steps = [json.loads(line) for line in (out / "steps.jsonl").read_text().splitlines()]
     assert [s["action"]["type"] for s in steps] == ["click", "click", "type", "click", "done"]
     assert json.loads((out / "manifest.json").read_text())["status"]["status"] == "done"
-    assert subprocess.run([sys.executable, "-m", "agent.cli", "verify", str(out)],
+    assert subprocess.run([sys.executable, "-m", "agent", "verify", str(out)],
                           capture_output=True).returncode == 0
 
 
@@ -139,7 +139,7 @@ def test_no_model_exits_at_once_with_help(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("AGENT_")}
     env["AGENT_CONFIG"] = str(tmp_path / "none.toml")
     t = time.monotonic()
-    r = subprocess.run([sys.executable, "-m", "agent.cli", "run", "book a ticket"], capture_output=True,
+    r = subprocess.run([sys.executable, "-m", "agent", "run", "book a ticket"], capture_output=True,
                        text=True, env=env, stdin=subprocess.DEVNULL, timeout=60)
     assert r.returncode == 2 and time.monotonic() - t < 20
     assert "No model is configured" in r.stderr and "agent serve" in r.stderr and "AGENT_MODEL_URL" in r.stderr
