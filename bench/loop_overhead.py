@@ -32,26 +32,16 @@ def child(steps: int, max_size: tuple[int, int]) -> dict:
     from agent.screen import Screen
     from agent.steps import StepRunner
     from agent.trajectory import TrajectoryWriter
+    from tasks.apps.widgets import launch
     from model.base import ImagePart, ScriptedModel
     from model.family import get_family
     from model.tokens import glm_image_tokens
 
     with tempfile.TemporaryDirectory() as tmp:
         state = Path(tmp) / "w.json"
-        app = subprocess.Popen([sys.executable, "-m", "tasks.apps.widgets", "--state", str(state),
-                                "--geometry", "480x240+200+150"], cwd=ROOT)
+        app, layout = launch(state, cwd=ROOT)
+        box = layout["widgets"]["checkbox"]
         try:
-            deadline = time.monotonic() + 10
-            while True:
-                try:
-                    box = json.loads(state.read_text())["widgets"]["checkbox"]
-                    if box[2] > 1:
-                        break
-                except (FileNotFoundError, json.JSONDecodeError, KeyError):
-                    pass
-                if time.monotonic() > deadline:
-                    raise SystemExit("widgets app did not start")
-                time.sleep(0.05)
             with Screen() as screen:
                 sw, sh = screen.size()
                 nx = round((box[0] + 15) / sw * 1000)

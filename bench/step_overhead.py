@@ -37,23 +37,13 @@ def child(size: str, steps: int, fmt: str) -> dict:
     from agent.screen import Screen
     from agent.steps import StepRunner
     from agent.trajectory import TrajectoryWriter
+    from tasks.apps.widgets import launch
 
     with tempfile.TemporaryDirectory() as tmp:
         state = Path(tmp) / "w.json"
-        app = subprocess.Popen([sys.executable, "-m", "tasks.apps.widgets", "--state", str(state),
-                                "--geometry", "480x240+200+150"], cwd=ROOT)
+        app, layout = launch(state, cwd=ROOT)
+        box = layout["widgets"]["checkbox"]
         try:
-            deadline = time.monotonic() + 10
-            while True:
-                try:
-                    box = json.loads(state.read_text())["widgets"]["checkbox"]
-                    if box[2] > 1:
-                        break
-                except (FileNotFoundError, json.JSONDecodeError, KeyError):
-                    pass
-                if time.monotonic() > deadline:
-                    raise SystemExit("widgets app did not start")
-                time.sleep(0.05)
             ex = Executor(PyAutoGUIBackend(), SafetyPolicy(max_steps=steps + 10), confirmer=always_no)
             rows = []
             with Screen() as screen, TrajectoryWriter(Path(tmp) / "traj", kind="bench") as writer:

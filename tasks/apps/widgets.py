@@ -13,7 +13,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
+import sys
+import time
 import tkinter as tk
+from collections.abc import Callable
+from pathlib import Path
 
 TITLE = "desk-agent widgets"
 
@@ -68,6 +73,33 @@ class WidgetsApp:
         with open(tmp, "w") as f:
             json.dump(state, f)
         os.replace(tmp, self.state_path)
+
+
+def read_state(path: Path, pred: Callable[[dict], bool] = lambda s: True, timeout: float = 10.0) -> dict:
+    """The app's latest state once ``pred`` holds; raises ``TimeoutError`` with the last state seen."""
+    deadline = time.monotonic() + timeout
+    last: dict = {}
+    while True:
+        try:
+            last = json.loads(Path(path).read_text())
+            if pred(last):
+                return last
+        except (FileNotFoundError, json.JSONDecodeError):
+            pass
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"widgets app state never matched within {timeout:g} s; last: {last}")
+        time.sleep(0.03)
+
+
+def launch(state: Path, geometry: str = "480x240+200+150", **popen) -> tuple[subprocess.Popen, dict]:
+    """Start the app on the current ``$DISPLAY`` and wait until it reports its layout."""
+    proc = subprocess.Popen([sys.executable, "-m", "tasks.apps.widgets", "--state", str(state),
+                             "--geometry", geometry], **popen)
+    try:
+        return proc, read_state(state, lambda s: s.get("widgets", {}).get("button", [0, 0, 0])[2] > 1)
+    except TimeoutError:
+        proc.kill()
+        raise
 
 
 def main(argv: list[str] | None = None) -> None:
