@@ -83,6 +83,9 @@ def main() -> None:
           f"screenshots downscaled to fit {limit[0]}x{limit[1]}, GLM-4.5V prompt and parser, instant scripted model")
     print(f"{'screen':>10} {'sent':>9} {'prompt':>8} {'parse+exec':>11} {'settle':>8} {'overhead':>9} "
           f"{'img tok now':>11} {'+4 history':>10} {'tok/step':>8}")
+    from model.tokens import glm_image_tokens
+
+    savings: list[str] = []
     for size in ("1280x800", "1920x1080"):
         with VirtualDesktop(parse_size(size)) as desk:
             out = subprocess.run([sys.executable, __file__, "--child", "--steps", str(args.steps),
@@ -99,9 +102,14 @@ def main() -> None:
         other = med("execute_s") + med("encode_s")
         overhead = statistics.median(sum(v for k, v in x.items() if k != "model_s") for x in rows) * 1e3
         per_step = r["tokens_current"] + 4 * r["tokens_history_each"]
+        sw, sh = r["screen"]
+        native = glm_image_tokens(sw, sh) + 4 * glm_image_tokens(sw // 2, sh // 2)
+        savings.append(f"{size}: {native} tokens/step at native size, {per_step} sent ({native / per_step:.2f}x fewer)")
         print(f"{size:>10} {r['sent'][0]:>4}x{r['sent'][1]:<4} {med('prompt_s'):>6.1f}ms {other:>9.1f}ms "
               f"{med('settle_s'):>6.1f}ms {overhead:>7.1f}ms {r['tokens_current']:>11} "
               f"{4 * r['tokens_history_each']:>10} {per_step:>8}   ({r['status']}, {r['steps']} steps)")
+    for line in savings:
+        print(line)
     print("overhead = prompt building (screenshot encode + history) + trajectory encode + execute + settle; "
           "settle waits until the screen was unchanged for 150 ms.")
 
