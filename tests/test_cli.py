@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -96,3 +97,22 @@ def test_demo_passes_end_to_end(tmp_path):
     assert "demo passed" in r.stdout and "secret in files written: no" in r.stdout
     assert (tmp_path / "demo" / "manifest.json").exists()
     assert len(list((tmp_path / "demo" / "images").iterdir())) == 5
+
+
+def test_desktop_command_prints_display_and_cleans_up_on_ctrl_c():
+    import signal
+
+    proc = subprocess.Popen([sys.executable, "-m", "agent", "desktop", "--size", "800x600"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline().strip()
+        assert line.startswith("DISPLAY=:"), line
+        n = line.split(":", 1)[1]
+        info = subprocess.run(["xdpyinfo", "-display", f":{n}"], capture_output=True, text=True, timeout=10)
+        assert "800x600 pixels" in info.stdout
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=15) == 0
+        assert not Path(f"/tmp/.X{n}-lock").exists()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
