@@ -69,7 +69,7 @@ class StepRunner:
         settle: SettleConfig = SettleConfig(),
         model_size: tuple[int, int] | None = (1280, 800),
         image_format: str = "png",
-        scale: float = 1.0,
+        scale: float | None = None,
     ) -> None:
         self.executor = executor
         self.screen = screen
@@ -77,13 +77,27 @@ class StepRunner:
         self.settle = settle
         self.model_size = model_size
         self.image_format = image_format
-        self.scale = scale  # HiDPI: capture pixels per logical screen pixel
+        self._scale = scale  # HiDPI: capture pixels per logical (input) pixel; None = measure it
         self._last: Observation | None = None
+
+    @property
+    def scale(self) -> float:
+        """Capture pixels per input pixel. On a HiDPI screen mss captures physical pixels while the
+        mouse moves in logical ones (2.0 on Retina); measured once from the two sizes."""
+        if self._scale is None:
+            self._scale = 1.0
+            if self.screen is not None:
+                sw, sh = self.screen.size()
+                b = self.executor.layout.bounds
+                sx, sy = sw / b.width, sh / b.height
+                if abs(sx - sy) < 0.01 and sx > 0:
+                    self._scale = sx
+        return self._scale
 
     def _observation(self, frame: Frame, settled: bool, spent: float) -> Observation:
         img, _ = downscale(frame.image, self.model_size) if self.model_size else (frame.image, 1.0)
-        area = Rect(frame.left / self.scale, frame.top / self.scale,
-                    frame.width / self.scale, frame.height / self.scale)
+        k = self.scale
+        area = Rect(frame.left / k, frame.top / k, frame.width / k, frame.height / k)
         return Observation(frame, img, ImageMap(area, img.width, img.height), settled, spent)
 
     def observe(self, *, fresh: bool = False) -> Observation | None:

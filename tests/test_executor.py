@@ -150,3 +150,25 @@ def test_missing_secret_is_a_clear_error(monkeypatch):
     r = Executor(DryRunBackend(resolve_secrets=True), confirmer=always_no).execute(TypeText("{{secret:DESK_NOT_SET}}"))
     assert not r.ok and "DESK_NOT_SET" in r.error and "export" in r.error
     assert isinstance(MissingSecret("X"), Exception)
+
+
+def test_step_runner_measures_hidpi_scale():
+    """A 2x capture of a 1280x800 logical screen maps image pixels back to logical pixels."""
+    from PIL import Image
+
+    from agent.screen import Frame
+    from agent.steps import StepRunner
+
+    class RetinaScreen:
+        def size(self):
+            return (2560, 1600)
+
+        def capture(self, monitor=0, region=None):
+            return Frame(Image.new("RGB", (2560, 1600)), 0, 0, time.monotonic())
+
+    runner = StepRunner(make(), RetinaScreen(), model_size=(1280, 800))
+    assert runner.scale == 2.0
+    obs = runner.observe()
+    assert (obs.map.width, obs.map.height) == (1280, 800)
+    assert obs.map.area.width == 1280 and obs.map.normalized_to_screen(500, 500) == (640, 400)
+    assert StepRunner(make(), RetinaScreen(), scale=1.0).scale == 1.0
