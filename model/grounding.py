@@ -84,9 +84,14 @@ class ElementNotFound(GroundingError):
         self.query = query
         self.candidates = candidates or []
         self.screenshot = screenshot
+        self.detail = detail
         best = "; best: " + ", ".join(f"{c.text!r} ({c.score:.2f})" for c in self.candidates[:3]) if self.candidates else ""
         where = f"; screenshot saved to {screenshot}" if screenshot else ""
         super().__init__(f"element {query.label()!r} not found on screen{best}{where}{detail}")
+
+    def with_screenshot(self, path: str) -> "ElementNotFound":
+        """The same error naming where the caller saved the screenshot it searched."""
+        return ElementNotFound(self.query, self.candidates, path, self.detail)
 
 
 class AmbiguousMatch(GroundingError):

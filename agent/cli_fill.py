@@ -1,0 +1,205 @@
+"""``agent fill SCRIPT.yaml --data ROWS.csv``: scripted form filling over many rows.
+
+Thin on purpose: it parses options, validates the script and the data *before anything is touched*
+(exit 2 with file:line errors), builds the collaborators — the safe executor, the screen, the step
+runner, the trajectory, a grounder (offline OCR, or offline first with GLM-4.5V as the fallback when a
+model is configured) — and hands rows to ``agent.fill.FillRunner``, showing a progress bar over rows
+with the current step. ``--app sample`` starts the bundled sample form (``tasks.apps.form``) so a new
+user can try it at once; that is why this module, as a CLI module, may import ``tasks``.
+
+Exit codes: 0 every row ok, 1 some row failed, 2 bad input (nothing touched), 3 a safety stop.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from actions import secrets
+from actions.errors import SafetyStop
+from actions.killswitch import DEFAULT_HOTKEY
+from agent.cli import (KillOpt, MaxSecondsOpt, MaxStepsOpt, NoKillOpt, RiskyOpt, YesOpt, _executor, _fail,
+                       _start_virtual, app, console, err)
+
+
+def _start_sample(stack: ExitStack, out: Path, runner) -> Path:
+    """Open the bundled sample form; return its sqlite store once its window is on screen."""
+    from model.grounding import Query
+    from tasks.apps.form import TITLE
+
+    db = out / "sample.sqlite"
+    out.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.Popen([sys.executable, "-m", "tasks.apps.form", "--db", str(db)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+    def stop() -> None:
+        proc.kill()
+        proc.wait(timeout=5)
+
+    stack.callback(stop)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise _fail(f"the sample app exited: {proc.stderr.read().decode()[-400:]}", 1)
+        try:
+            runner.grounder.locate(runner.shot(fresh=True), Query(text="Contact details", role="text"))
+            return db
+        except Exception:  # noqa: BLE001 - not on screen yet
+            time.sleep(0.2)
+    raise _fail(f"the sample app ({TITLE}) did not appear within 20 s", 1)
+
+
+@app.command()
+def fill(
+    script_path: Annotated[Path, typer.Argument(metavar="SCRIPT.yaml", help="The fill script (YAML).")],
+    data: Annotated[Optional[Path], typer.Option("--data", "-d", help="CSV rows (default: the script's 'data').")] = None,
+    out: Annotated[Optional[Path], typer.Option(help="Run folder: results, trajectory, screenshots (default runs/fill-TIME).")] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue the run in --out after its last finished row.")] = False,
+    retry_failed: Annotated[bool, typer.Option("--retry-failed", help="With --resume: run failed rows again too.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Annotate where each step would act on the current screen; touch nothing.")] = False,
+    limit: Annotated[Optional[int], typer.Option(min=1, help="Process at most this many rows.")] = None,
+    app_name: Annotated[Optional[str], typer.Option("--app", help="Start a bundled app first: 'sample' (the sample form).")] = None,
+    virtual: Annotated[bool, typer.Option("--virtual", help="Run on a fresh virtual desktop.")] = False,
+    size: Annotated[str, typer.Option(help="Virtual screen size with --virtual.")] = "1280x800",
+    ocr: Annotated[str, typer.Option(help="Offline OCR engine: rapidocr or tesseract.")] = "rapidocr",
+    grounder: Annotated[str, typer.Option(help="auto (offline, VLM fallback when a model is set), offline, vlm, chain.")] = "auto",
+    model_url: Annotated[Optional[str], typer.Option(help="OpenAI-compatible URL of GLM-4.5V for VLM grounding, env AGENT_MODEL_URL.")] = None,
+    model: Annotated[Optional[str], typer.Option("--model", help="Served model name, env AGENT_MODEL.")] = None,
+    api_key: Annotated[Optional[str], typer.Option(help="API key, env AGENT_API_KEY.")] = None,
+    settle_ms: Annotated[int, typer.Option(help="The screen must be still this long after an action.")] = 100,
+    yes: YesOpt = False,
+    max_steps: MaxStepsOpt = 20000,
+    max_seconds: MaxSecondsOpt = 7200.0,
+    risky_words: RiskyOpt = None,
+    kill_hotkey: KillOpt = DEFAULT_HOTKEY,
+    no_kill_hotkey: NoKillOpt = False,
+) -> None:
+    """Fill forms from CSV rows with a YAML script; elements are found on screen by what they show."""
+    from agent.fill import FillRunner, StepFailed
+    from agent.fill_results import DataError, Ledger, load_rows
+    from agent.fill_script import ScriptError, load_script
+    from agent.screen import Screen
+    from agent.steps import SettleConfig, StepRunner
+    from agent.trajectory import TrajectoryError, TrajectoryWriter
+    from model.base import ModelError
+    from model.config import build_model, load_settings
+    from model.grounders import build_grounder
+    from model.ocr import OcrUnavailable
+
+    # everything that can be wrong with the input is found before anything is touched
+    try:
+        script = load_script(script_path)
+        data_path = data or (script_path.parent / script.data if script.data else None)
+        if data_path is None:
+            raise DataError("no data: pass --data ROWS.csv (or set 'data:' in the script)")
+        rows = load_rows(data_path)
+    except (ScriptError, DataError) as e:
+        raise _fail(str(e))
+    cols = set(rows[0]) if rows else set()
+    unknown = [v for v in script.variables() if rows and v not in cols]
+    if unknown:
+        raise _fail(f"{script_path}: the steps use {', '.join('{' + u + '}' for u in unknown)} but {data_path} "
+                    f"has no such column (columns: {', '.join(sorted(cols))})")
+    if app_name not in (None, "sample"):
+        raise _fail(f"unknown --app {app_name!r}: the bundled app is 'sample'")
+    if resume and out is None:
+        raise _fail("--resume needs --out, the folder of the run to continue")
+    folder = out or Path("runs") / time.strftime("fill-%Y%m%d-%H%M%S")
+    try:
+        ledger = Ledger.load(folder) if resume else Ledger(folder)
+    except DataError as e:
+        raise _fail(str(e))
+    if not resume and ledger.json_path.exists():
+        raise _fail(f"{folder} already holds a fill run; pass --resume to continue it or pick a new --out")
+    llm = None
+    try:
+        settings = load_settings({"url": model_url, "name": model, "api_key": api_key})
+        if settings is not None and grounder != "offline":
+            llm = build_model(settings)
+        ground = build_grounder(ocr, llm, grounder)
+    except (ModelError, ValueError, OcrUnavailable) as e:
+        raise _fail(str(e))
+    skip = ledger.done(retry_failed) if resume else set()
+    todo = [(n, r) for n, r in enumerate(rows, start=1) if n not in skip][: limit or None]
+    ledger.meta = {"script": str(script_path), "data": str(data_path), "rows": len(rows), "grounder": ground.name}
+
+    code = 0
+    with ExitStack() as stack:
+        if virtual:
+            _start_virtual(stack, size)
+        ex = _executor(dry_run=dry_run, yes=yes, max_steps=max_steps, max_seconds=max_seconds,
+                       risky_words=risky_words, kill_hotkey=kill_hotkey, no_kill_hotkey=no_kill_hotkey or dry_run,
+                       stack=stack)
+        try:
+            screen = stack.enter_context(Screen())
+            screen.size()
+        except Exception as e:  # noqa: BLE001 - no display
+            raise _fail(f"cannot capture the screen: {e}. Try --virtual or `agent doctor`.")
+        writer = None
+        if not dry_run:
+            try:
+                writer = TrajectoryWriter(folder / "trajectory", kind="fill", append=resume, meta={
+                    "script": str(script_path), "data": str(data_path), "rows": len(rows)})
+            except TrajectoryError as e:
+                raise _fail(str(e))
+        settle = SettleConfig(interval=0.03, stable_for=settle_ms / 1000, timeout=3.0)
+        runner = StepRunner(ex, screen, writer, settle=settle)
+        filler = FillRunner(script, runner, ground, out=folder)
+        db = _start_sample(stack, folder, filler) if app_name == "sample" else None
+        console.print(f"[bold]{script.name}[/]: {len(todo)} of {len(rows)} rows · grounder {ground.name} · run {folder}"
+                      + (" · [yellow]dry run[/]" if dry_run else ""))
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        progress = stack.enter_context(Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                                TimeElapsedColumn(), console=console, transient=False))
+        task = progress.add_task("rows", total=len(todo))
+        filler.on_step = lambda n, i, d: progress.update(task, description=f"row {n} · step {i}: {secrets.mask(d)[:48]}")
+        current = None
+        try:
+            for n, row in todo:
+                current = n
+                if dry_run:
+                    res, stop = filler.annotate(n, row, folder / "dry-run" / f"row-{n:04d}.png"), False
+                else:
+                    res, stop = filler.run_row(n, row)
+                ledger.record(res)
+                current = None
+                progress.advance(task)
+                if res.status == "failed" or res.error:  # a dry run's problems count too
+                    code = 1
+                    progress.console.print(f"[red]row {n} {res.status}[/]: {secrets.mask(res.error or '')}")
+                if stop:
+                    progress.console.print("[red]stopping[/] (on_error: stop); `--resume` continues after this row")
+                    break
+        except SafetyStop as e:
+            from agent.fill_results import RowResult
+
+            if current is not None:
+                ledger.record(RowResult(current, "stopped", secrets.mask(str(e) or e.reason)))
+            err.print(f"[bold red]stopped:[/] {secrets.mask(str(e))}")
+            code = 3
+        except StepFailed as e:
+            err.print(f"[bold red]error:[/] {secrets.mask(str(e))}")
+            code = 1
+        finally:
+            ledger.write()
+            if writer is not None:
+                writer.close({"ok": code == 0, "counts": json.loads(ledger.json_path.read_text())["counts"]})
+        counts = json.loads(ledger.json_path.read_text())["counts"]
+        progress.stop()
+        done = (f"rows annotated {counts['dry-run']} (problems in results)" if dry_run
+                else f"rows ok {counts['ok']} · failed {counts['failed']}")
+        console.print(f"{done} · results {ledger.csv_path} and {ledger.json_path}"
+                      + (f" · dry-run screenshots in {folder / 'dry-run'}" if dry_run else ""))
+        if db is not None:
+            from tasks.apps.form import read_submissions
+
+            console.print(f"sample app store {db}: {len(read_submissions(db))} submissions")
+    raise typer.Exit(code)

@@ -1,0 +1,163 @@
+"""The bundled sample form: a real Tk window whose submissions land in sqlite.
+
+It exists so a new user can try ``agent fill`` at once (``agent fill examples/form/fill.yaml --data
+examples/form/people.csv --app sample --virtual``) and so the tests can check, field by field, what
+really arrived — the app's own database is the judge, not the agent's claim.
+
+The form has text fields (first name, last name, email, phone), a date (typed as YYYY-MM-DD and
+validated by the app, as many real forms do), a dropdown (a read-only ttk Combobox of countries),
+two checkboxes, a *Save* and a *Clear* button (scripts use Clear to reset after a failed row). Saving validates the required fields, writes one row, clears the
+form and shows ``Saved: FIRST LAST (#ID)``; a rejected submission shows ``Error: ...`` and keeps
+the input, like a real form. The caption is "Save" rather than "Submit" so the default risky words
+do not ask for a confirmation on every row of the demo.
+
+    python -m tasks.apps.form --db /tmp/form.sqlite [--geometry 620x560+40+30] [--dark] [--font-size 12]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import re
+import sqlite3
+import tkinter as tk
+from pathlib import Path
+from tkinter import ttk
+
+TITLE = "desk-agent sample form"
+COUNTRIES = ("Norway", "Sweden", "Denmark", "Finland", "Iceland", "Germany", "France", "Spain")
+TEXT_FIELDS = (("first_name", "First name"), ("last_name", "Last name"), ("email", "Email"),
+               ("phone", "Phone"), ("birth_date", "Date of birth"))
+REQUIRED = ("first_name", "last_name", "email", "country")
+COLUMNS = ("first_name", "last_name", "email", "phone", "birth_date", "country", "newsletter", "terms")
+
+SCHEMA = """CREATE TABLE IF NOT EXISTS submissions (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    first_name TEXT NOT NULL, last_name TEXT NOT NULL, email TEXT NOT NULL, phone TEXT NOT NULL,
+    birth_date TEXT NOT NULL, country TEXT NOT NULL, newsletter INTEGER NOT NULL, terms INTEGER NOT NULL,
+    created TEXT NOT NULL)"""
+
+
+def open_db(path: str | Path) -> sqlite3.Connection:
+    con = sqlite3.connect(str(path))
+    con.execute(SCHEMA)
+    con.commit()
+    return con
+
+
+def read_submissions(path: str | Path) -> list[dict]:
+    """Every stored submission as a dict (tests and the CLI summary read the store with this)."""
+    if not Path(path).exists():
+        return []
+    con = open_db(path)
+    try:
+        con.row_factory = sqlite3.Row
+        return [dict(r) for r in con.execute("SELECT * FROM submissions ORDER BY id")]
+    finally:
+        con.close()
+
+
+def validate(values: dict) -> str | None:
+    """The app's own rules: what a person would be told on a rejected submission."""
+    missing = [label for key, label in (*TEXT_FIELDS, ("country", "Country")) if key in REQUIRED and not values[key]]
+    if missing:
+        return "please fill in " + ", ".join(missing)
+    if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", values["email"]):
+        return "email is not valid"
+    if values["birth_date"]:
+        try:
+            dt.date.fromisoformat(values["birth_date"])
+        except ValueError:
+            return "date of birth must be YYYY-MM-DD"
+    return None
+
+
+class FormApp:
+    def __init__(self, root: tk.Tk, db: str, *, dark: bool = False, font_size: int = 12) -> None:
+        self.root, self.db = root, db
+        open_db(db).close()
+        root.title(TITLE)
+        bg, fg, field_bg = ("#2b2b2b", "#f0f0f0", "#3c3f41") if dark else ("#ececec", "#111111", "#ffffff")
+        root.configure(bg=bg, padx=24, pady=16)
+        font = ("DejaVu Sans", font_size)
+        style = ttk.Style(root)
+        style.configure("TCombobox", fieldbackground=field_bg, foreground=fg)
+        root.option_add("*TCombobox*Listbox.font", font)
+        tk.Label(root, text="Contact details", font=("DejaVu Sans", font_size + 4, "bold"), bg=bg,
+                 fg=fg).grid(row=0, column=0, columnspan=2, sticky="w", pady=(0, 14))
+        self.vars: dict[str, tk.Variable] = {}
+        self.first_entry = None
+        for i, (key, label) in enumerate(TEXT_FIELDS, start=1):
+            tk.Label(root, text=label, font=font, bg=bg, fg=fg).grid(row=i, column=0, sticky="w", pady=7)
+            var = tk.StringVar()
+            e = tk.Entry(root, textvariable=var, font=font, width=26, bg=field_bg, fg=fg,
+                         insertbackground=fg, relief="solid", borderwidth=1)
+            e.grid(row=i, column=1, sticky="w", padx=(18, 0), ipady=3)
+            self.first_entry = self.first_entry or e
+            self.vars[key] = var
+        row = len(TEXT_FIELDS) + 1
+        tk.Label(root, text="Country", font=font, bg=bg, fg=fg).grid(row=row, column=0, sticky="w", pady=7)
+        self.vars["country"] = tk.StringVar()
+        ttk.Combobox(root, textvariable=self.vars["country"], values=COUNTRIES, state="readonly", font=font,
+                     width=24).grid(row=row, column=1, sticky="w", padx=(18, 0), ipady=2)
+        for j, (key, label) in enumerate((("newsletter", "Subscribe to newsletter"),
+                                          ("terms", "I accept the terms")), start=row + 1):
+            self.vars[key] = tk.BooleanVar()
+            tk.Checkbutton(root, text=label, variable=self.vars[key], font=font, bg=bg, fg=fg,
+                           activebackground=bg, activeforeground=fg, selectcolor=field_bg,
+                           highlightthickness=0).grid(row=j, column=1, sticky="w", padx=(14, 0), pady=3)
+        buttons = tk.Frame(root, bg=bg)
+        buttons.grid(row=row + 3, column=1, sticky="w", padx=(18, 0), pady=(14, 6))
+        tk.Button(buttons, text="Save", font=font, width=10, command=self.save).pack(side="left")
+        tk.Button(buttons, text="Clear", font=font, width=10, command=self.clear).pack(side="left", padx=(16, 0))
+        self.status = tk.StringVar(value="Ready")
+        tk.Label(root, textvariable=self.status, font=font, bg=bg, fg=fg, anchor="w", width=40).grid(
+            row=row + 4, column=0, columnspan=2, sticky="w", pady=(8, 0))
+        self.first_entry.focus_set()
+
+    def values(self) -> dict:
+        v = {k: (var.get().strip() if isinstance(var, tk.StringVar) else bool(var.get()))
+             for k, var in self.vars.items()}
+        return v
+
+    def save(self) -> None:
+        v = self.values()
+        problem = validate(v)
+        if problem:
+            self.status.set(f"Error: {problem}")
+            return
+        con = open_db(self.db)
+        try:
+            cur = con.execute(
+                f"INSERT INTO submissions ({', '.join(COLUMNS)}, created) VALUES ({', '.join('?' * (len(COLUMNS) + 1))})",
+                [v[c] if not isinstance(v[c], bool) else int(v[c]) for c in COLUMNS]
+                + [dt.datetime.now().isoformat(timespec="seconds")])
+            con.commit()
+            rid = cur.lastrowid
+        finally:
+            con.close()
+        self.clear()
+        self.status.set(f"Saved: {v['first_name']} {v['last_name']} (#{rid})")
+
+    def clear(self) -> None:
+        for var in self.vars.values():
+            var.set(False if isinstance(var, tk.BooleanVar) else "")
+        self.status.set("Ready")
+        self.first_entry.focus_set()
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--db", required=True, help="sqlite file the submissions are stored in")
+    ap.add_argument("--geometry", default="620x560+40+30")
+    ap.add_argument("--dark", action="store_true", help="dark theme")
+    ap.add_argument("--font-size", type=int, default=12)
+    args = ap.parse_args(argv)
+    root = tk.Tk()
+    root.geometry(args.geometry)
+    FormApp(root, args.db, dark=args.dark, font_size=args.font_size)
+    root.mainloop()
+
+
+if __name__ == "__main__":
+    main()
