@@ -1,0 +1,297 @@
+"""``agent record``, ``agent replay``, ``agent report``, ``agent export``: thin commands over
+``agent.recorder``, ``agent.replay``, ``agent.report`` and ``agent.export``.
+
+Exit codes as elsewhere: 0 ok, 1 a step failed (replay stopped with a report and a screenshot),
+2 bad input (nothing was touched), 3 a safety stop.
+"""
+
+from __future__ import annotations
+
+import signal
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from actions import secrets
+from actions.errors import SafetyStop
+from actions.killswitch import DEFAULT_HOTKEY
+from agent.cli import (KillOpt, NoKillOpt, RiskyOpt, YesOpt, _executor, _fail, _start_virtual, app, console,
+                       err)
+from agent.recorder import DEFAULT_SECRET, DEFAULT_STOP
+
+
+def ocr_lines():
+    """The OCR engine as ``image -> [(text, x, y, w, h)]``, or None when it cannot run here."""
+    try:
+        import numpy as np
+
+        from model.ocr import get_engine
+
+        engine = get_engine("rapidocr")
+    except Exception:  # noqa: BLE001 - optional: recordings work without text anchors
+        return None
+
+    def read(img):
+        return [(b.text, b.x, b.y, b.w, b.h) for b in engine.read(np.asarray(img.convert("RGB")))]
+
+    return read
+
+
+def _fallback_grounders(use_ocr: bool) -> list:
+    """OCR text anchor and, when a model is configured, the VLM grounder."""
+    out = []
+    if use_ocr:
+        try:
+            from model.ground_text import OcrGrounder
+
+            out.append(OcrGrounder())
+        except Exception as e:  # noqa: BLE001
+            err.print(f"[dim]no OCR text anchor: {e}[/]")
+    try:
+        from model.config import build_model, load_settings
+        from model.ground_vlm import VlmGrounder
+
+        settings = load_settings({})
+        if settings is not None:
+            out.append(VlmGrounder(build_model(settings)))
+            err.print(f"[dim]VLM fallback grounder: {settings.describe()}[/]")
+    except Exception as e:  # noqa: BLE001 - no model configured or reachable: offline anchors only
+        err.print(f"[dim]no VLM fallback: {e}[/]")
+    return out
+
+
+def _sigterm_to_interrupt() -> None:
+    def handler(signum, frame):  # noqa: ANN001
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, handler)
+
+
+@app.command()
+def record(
+    out: Annotated[Path, typer.Argument(help="New folder for the recording (a trajectory).")],
+    stop_hotkey: Annotated[str, typer.Option(help="Hotkey that ends the recording.")] = DEFAULT_STOP,
+    secret_hotkey: Annotated[str, typer.Option(
+        help="Hotkey that marks the text being typed (or the next text) as secret.")] = DEFAULT_SECRET,
+    secret: Annotated[Optional[list[str]], typer.Option(
+        "--secret", help="FIELD or NAME=FIELD: text typed after clicking the field labelled FIELD is "
+                         "stored as {{secret:NAME}} (needs OCR). Repeatable.")] = None,
+    ocr: Annotated[bool, typer.Option("--ocr/--no-ocr", help="Read each target's text for replay anchors.")] = True,
+    virtual: Annotated[bool, typer.Option("--virtual", help="Record on a fresh virtual desktop.")] = False,
+) -> None:
+    """Record your mouse and keyboard as replayable steps (with screenshots) until the stop hotkey."""
+    from agent.recorder import Recorder, RecordError, env_name
+    from agent.screen import Screen
+    from agent.trajectory import TrajectoryError
+
+    fields: dict[str, str] = {}
+    for item in secret or []:
+        name, _, label = item.rpartition("=")
+        fields[label.strip()] = (name.strip() or env_name(label))
+    reader = ocr_lines() if ocr or fields else None
+    if fields and reader is None:
+        raise _fail("--secret FIELD needs the OCR engine (pip install rapidocr-onnxruntime); "
+                    "or mark secret typing with the secret hotkey")
+    with ExitStack() as stack:
+        if virtual:
+            _start_virtual(stack, "1280x800")
+        try:
+            screen = stack.enter_context(Screen())
+            screen.size()
+        except RuntimeError as e:
+            raise _fail(f"{e}. Try --virtual or `agent doctor`.")
+
+        def show(i: int, step: dict) -> None:
+            a = step["action"]
+            label = (step.get("anchor") or {}).get("text")
+            console.print(f"[bold]{i:>3}[/] {secrets.mask(str({k: v for k, v in a.items() if v is not None}))}"
+                          + (f"  [dim]{label!r}[/]" if label else "")
+                          + (f"  [yellow]secret → set {step['secret']} when replaying[/]" if step.get("secret") else ""),
+                          highlight=False)
+
+        try:
+            rec = Recorder(out, screen=screen, stop_hotkey=stop_hotkey, secret_hotkey=secret_hotkey or None,
+                           secret_fields={label: name for label, name in fields.items()}, ocr=reader, on_step=show)
+        except RecordError as e:
+            raise _fail(str(e))
+        _sigterm_to_interrupt()
+        try:
+            n = rec.run(ready=lambda: console.print(
+                f"recording to {out} · stop: {stop_hotkey} · secret typing: {secret_hotkey}", highlight=False))
+        except (RecordError, TrajectoryError) as e:
+            raise _fail(str(e))
+    console.print(f"recorded {n} steps → {out}  (replay: agent replay {out})", highlight=False)
+
+
+def _parse_vars(items: list[str] | None) -> dict[str, str]:
+    out = {}
+    for item in items or []:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise _fail(f"--var wants NAME=VALUE, got {item!r}")
+        out[name.strip()] = value
+    return out
+
+
+@app.command()
+def replay(
+    folder: Annotated[Path, typer.Argument(help="A recording (or any trajectory of agent run/do/fill).")],
+    out: Annotated[Optional[Path], typer.Option(help="Trajectory of this replay (default runs/NAME-replay-TIME).")] = None,
+    speed: Annotated[float, typer.Option(help="0: as fast as the screen settles; 1: the person's pace; 2: twice that.")] = 0.0,
+    step: Annotated[bool, typer.Option("--step", help="Confirm each step at the terminal.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Find every target and write annotated screenshots; act on nothing.")] = False,
+    start: Annotated[int, typer.Option("--from", help="Start at this step index.")] = 0,
+    var: Annotated[Optional[list[str]], typer.Option("--var", help="NAME=VALUE: type VALUE for the typed value NAME.")] = None,
+    find_timeout: Annotated[float, typer.Option(help="Seconds to keep looking for a step's target.")] = 10.0,
+    ocr: Annotated[bool, typer.Option("--ocr/--no-ocr", help="Use the OCR text anchor when the crop is not found.")] = True,
+    virtual: Annotated[bool, typer.Option("--virtual", help="Replay on a fresh virtual desktop.")] = False,
+    yes: YesOpt = False,
+    max_seconds: Annotated[float, typer.Option(help="Stop after this many seconds.")] = 600.0,
+    risky_words: RiskyOpt = None,
+    kill_hotkey: KillOpt = DEFAULT_HOTKEY,
+    no_kill_hotkey: NoKillOpt = False,
+) -> None:
+    """Replay a recording: re-find every target (crop, OCR text, VLM), act through the safe executor,
+    check the screen changed; stop with a report and a screenshot at the first step that fails."""
+    import sys
+
+    from agent.replay import ReplayOptions, Replayer, default_out, missing_secrets, variables_in
+    from agent.screen import Screen
+    from agent.steps import StepRunner
+    from agent.trajectory import TrajectoryError, TrajectoryWriter, read_trajectory
+
+    try:
+        rec = read_trajectory(folder)
+    except TrajectoryError as e:
+        raise _fail(str(e))
+    if not rec.steps:
+        raise _fail(f"{folder} holds no complete step")
+    for p in rec.problems:
+        err.print(f"[yellow]note:[/] {p}")
+    variables = _parse_vars(var)
+    known = variables_in(rec)
+    unknown = [v for v in variables if v not in known]
+    if unknown:
+        raise _fail(f"--var {', '.join(unknown)}: the recording has no such typed value; it has: "
+                    f"{', '.join(known) or 'none'}")
+    if not 0 <= start < len(rec.steps):
+        raise _fail(f"--from {start}: the recording has steps 0..{len(rec.steps) - 1}")
+    if not dry_run and (missing := missing_secrets(rec, start)):
+        raise _fail(f"set the secret(s) {', '.join(missing)} in the environment first "
+                    f"(e.g. read -s {missing[0]}; export {missing[0]})")
+    confirm = None
+    if step:
+        if not sys.stdin.isatty():
+            raise _fail("--step needs a terminal to confirm each step")
+        from rich.prompt import Confirm
+
+        def confirm(i: int, what: str) -> bool:
+            return Confirm.ask(f"step {i}: {secrets.mask(what)} — do it?", default=True)
+
+    target = out or default_out(folder)
+    code = 0
+    with ExitStack() as stack:
+        if virtual:
+            _start_virtual(stack, "1280x800")
+        try:
+            screen = stack.enter_context(Screen())
+            w, h = screen.size()
+            writer = TrajectoryWriter(target, kind="replay-dry-run" if dry_run else "replay", meta={
+                "replay_of": str(folder), "screen": [w, h], "from": start, "speed": speed,
+                "variables": sorted(variables)})
+        except TrajectoryError as e:
+            raise _fail(str(e))
+        except RuntimeError as e:
+            raise _fail(f"{e}. Try --virtual or `agent doctor`.")
+        runner = None
+        if not dry_run:
+            ex = _executor(dry_run=False, yes=yes, max_steps=len(rec.steps) + 5, max_seconds=max_seconds,
+                           risky_words=risky_words, kill_hotkey=kill_hotkey, no_kill_hotkey=no_kill_hotkey,
+                           stack=stack)
+            runner = StepRunner(ex, screen, writer, model_size=None)
+        opts = ReplayOptions(speed=speed, start=start, variables=variables, find_timeout=find_timeout,
+                             confirm=confirm)
+        player = Replayer(rec, screen, runner=runner, writer=writer, options=opts,
+                          fallbacks=_fallback_grounders(ocr),
+                          on_step=lambda i, msg: console.print(f"[bold]{i:>3}[/] [green]✓[/] {msg}", highlight=False))
+        try:
+            res = player.run()
+            status = res.to_json()
+            if res.not_found:
+                err.print(f"[yellow]dry run:[/] {len(res.not_found)} target(s) not on the current screen (steps "
+                          f"{', '.join(map(str, res.not_found))}); earlier steps were not performed, so later "
+                          "targets may simply not be there yet")
+            if not res.ok:
+                err.print(f"[bold red]replay stopped at step {res.failed_at}:[/] {res.reason}")
+                if res.screenshot:
+                    err.print(f"screenshot of the screen as it was: {res.screenshot}")
+                code = 1
+        except SafetyStop as e:
+            err.print(f"[bold red]stopped:[/] {secrets.mask(str(e))}")
+            status, code = {"ok": False, "safety_stop": secrets.mask(str(e))}, 3
+        writer.close(status)
+    if code == 0:
+        console.print(f"replayed {res.steps_done} steps in {res.elapsed_s:.1f} s → {target}", highlight=False)
+    else:
+        console.print(f"replay trajectory: {target}  (agent report {target})", highlight=False)
+    raise typer.Exit(code)
+
+
+@app.command()
+def report(
+    folder: Annotated[Path, typer.Argument(help="A trajectory folder (record, replay, run, do, fill).")],
+    out: Annotated[Optional[Path], typer.Option(help="HTML file to write (default: NAME-report.html next to the folder).")] = None,
+) -> None:
+    """Write one self-contained HTML report: steps, screenshots with click markers, thoughts, timings,
+    errors and safety stops; secrets masked."""
+    from agent.report import write_report
+    from agent.trajectory import TrajectoryError
+
+    try:
+        path = write_report(folder, out)
+    except (TrajectoryError, OSError) as e:
+        raise _fail(str(e))
+    console.print(f"report: {path}", highlight=False)
+
+
+@app.command()
+def export(
+    folder: Annotated[Path, typer.Argument(help="A recording (trajectory folder).")],
+    format: Annotated[str, typer.Option("--format", help="Output format (yaml: an agent fill script).")] = "yaml",
+    out: Annotated[Optional[Path], typer.Option(help="Write the script here (default: print it).")] = None,
+    vars: Annotated[bool, typer.Option("--vars", help="Turn typed values into {var} placeholders and write "
+                                                      "a CSV with their header and the recorded row.")] = False,
+) -> None:
+    """Turn a recording into an `agent fill` script (click / type / press / hotkey / scroll / wait_for)."""
+    import csv
+
+    from agent.export import export_yaml
+    from agent.trajectory import TrajectoryError, read_trajectory
+
+    if format != "yaml":
+        raise _fail(f"--format {format!r}: only yaml is supported")
+    try:
+        text, notes, variables = export_yaml(folder, out, use_vars=vars)
+    except (TrajectoryError, ValueError) as e:
+        raise _fail(str(e))
+    for n in notes:
+        err.print(f"[yellow]note:[/] {n}")
+    if out is None:
+        console.print(text, highlight=False, markup=False)
+        if variables:
+            err.print(f"CSV header for the data rows: {','.join(variables)}")
+        return
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text, encoding="utf-8")
+    console.print(f"fill script: {out}", highlight=False)
+    if variables:
+        rows = {s.get("var"): (s.get("action") or {}).get("text", "") for s in read_trajectory(folder).steps}
+        data = out.parent / f"{folder.name}.csv"
+        with open(data, "w", newline="", encoding="utf-8") as f:
+            w = csv.writer(f)
+            w.writerow(variables)
+            w.writerow([rows.get(v, "") for v in variables])
+        console.print(f"data rows: {data} (header {','.join(variables)}; the recorded values as the first row)",
+                      highlight=False)
