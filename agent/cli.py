@@ -403,14 +403,17 @@ def verify(folder: Annotated[Path, typer.Argument(help="A trajectory folder.")])
 def demo(
     out: Annotated[Path, typer.Option(help="Where to write the trajectory.")] = Path("runs/demo"),
     size: Annotated[str, typer.Option(help="Virtual screen size.")] = "1280x800",
+    model_url: Annotated[Optional[str], typer.Option(help="Run the demo through `agent run` with this model endpoint.")] = None,
+    model: Annotated[Optional[str], typer.Option("--model", help="Run the demo through `agent run` with this served model.")] = None,
+    yes: YesOpt = False,
 ) -> None:
-    """Offline demo (no GPU, no network): a virtual desktop, the bundled widgets app, real input through
-    the safe executor, a trajectory with screenshots; the app's own state is checked at the end."""
+    """Offline demo (no GPU, no network): a virtual desktop, the bundled booking app, a ticket booked by
+    what is on screen (OCR) through the safe executor; the app's database decides; trajectory + report."""
     from tasks.demo import run_demo
 
     with ExitStack() as stack:
         _start_virtual(stack, size)
-        raise typer.Exit(run_demo(out, console))
+        raise typer.Exit(run_demo(out, console, model_url=model_url, model=model, yes=yes))
 
 
 def _load_command_modules() -> None:

@@ -95,8 +95,9 @@ def test_demo_passes_end_to_end(tmp_path):
     r = agent("demo", "--out", str(tmp_path / "demo"), timeout=120)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "demo passed" in r.stdout and "secret in files written: no" in r.stdout
-    assert (tmp_path / "demo" / "manifest.json").exists()
-    assert len(list((tmp_path / "demo" / "images").iterdir())) == 5
+    assert (tmp_path / "demo" / "trajectory" / "manifest.json").exists()
+    assert (tmp_path / "demo" / "trajectory-report.html").exists()
+    assert len(list((tmp_path / "demo" / "trajectory" / "images").iterdir())) >= 15
 
 
 def test_desktop_command_prints_display_and_cleans_up_on_ctrl_c():
