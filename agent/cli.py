@@ -46,6 +46,10 @@ RiskyOpt = Annotated[Optional[str], typer.Option(
          "(default: pay,buy,purchase,order,delete,remove,send,submit,transfer).")]
 KillOpt = Annotated[str, typer.Option(help="Global hotkey that stops all input at once (pynput syntax).")]
 NoKillOpt = Annotated[bool, typer.Option("--no-kill-hotkey", help="Run without the kill hotkey listener.")]
+ModelUrlOpt = Annotated[Optional[str], typer.Option(
+    help="OpenAI-compatible base URL serving GLM-4.5V (vLLM/SGLang), env AGENT_MODEL_URL.")]
+ModelNameOpt = Annotated[Optional[str], typer.Option("--model", help="Served model name, env AGENT_MODEL (default glm-4.5v).")]
+ApiKeyOpt = Annotated[Optional[str], typer.Option(help="API key of the model server, env AGENT_API_KEY.")]
 
 
 def _fail(message: str, code: int = 2) -> "typer.Exit":
@@ -217,9 +221,9 @@ def do(
 @app.command()
 def run(
     goal: Annotated[str, typer.Argument(help='What to do, e.g. "book a ticket from Oslo to Bergen".')],
-    model_url: Annotated[Optional[str], typer.Option(help="OpenAI-compatible base URL (vLLM/SGLang), env AGENT_MODEL_URL.")] = None,
-    model: Annotated[Optional[str], typer.Option("--model", help="Served model name, env AGENT_MODEL (default glm-4.5v).")] = None,
-    api_key: Annotated[Optional[str], typer.Option(help="API key, env AGENT_API_KEY.")] = None,
+    model_url: ModelUrlOpt = None,
+    model: ModelNameOpt = None,
+    api_key: ApiKeyOpt = None,
     model_path: Annotated[Optional[str], typer.Option(help="Local checkpoint for the transformers backend, env AGENT_MODEL_PATH.")] = None,
     model_family: Annotated[Optional[str], typer.Option(help="Prompt and output format: glm45v (default) or uitars.")] = None,
     thinking: Annotated[Optional[bool], typer.Option("--thinking/--no-thinking", help="GLM-4.5V thinking mode (default on).")] = None,
@@ -403,8 +407,8 @@ def verify(folder: Annotated[Path, typer.Argument(help="A trajectory folder.")])
 def demo(
     out: Annotated[Path, typer.Option(help="Where to write the trajectory.")] = Path("runs/demo"),
     size: Annotated[str, typer.Option(help="Virtual screen size.")] = "1280x800",
-    model_url: Annotated[Optional[str], typer.Option(help="Run the demo through `agent run` with this model endpoint.")] = None,
-    model: Annotated[Optional[str], typer.Option("--model", help="Run the demo through `agent run` with this served model.")] = None,
+    model_url: ModelUrlOpt = None,
+    model: ModelNameOpt = None,
     yes: YesOpt = False,
 ) -> None:
     """Offline demo (no GPU, no network): a virtual desktop, the bundled booking app, a ticket booked by

@@ -14,7 +14,7 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from agent.cli import app, console, err
+from agent.cli import ModelNameOpt, ModelUrlOpt, app, console, err
 
 
 @app.command("eval")
@@ -31,8 +31,8 @@ def eval_cmd(
     yes: Annotated[Optional[bool], typer.Option("--yes/--no-yes", help="Approve risky actions (the Pay button). "
                                                 "Default: the oracle approves its own Pay step; the model policy does not.")] = None,
     task_timeout: Annotated[float, typer.Option(help="Seconds before a task process is killed.")] = 240.0,
-    model_url: Annotated[Optional[str], typer.Option(help="Model endpoint for --policy model (else AGENT_MODEL_URL).")] = None,
-    model: Annotated[Optional[str], typer.Option("--model", help="Served model name (else AGENT_MODEL).")] = None,
+    model_url: ModelUrlOpt = None,
+    model: ModelNameOpt = None,
     list_: Annotated[bool, typer.Option("--list", help="List the tasks of SUITE and exit.")] = False,
 ) -> None:
     """Evaluate the agent (or the oracle) on parameterized tasks with evaluators that read real state."""

@@ -25,7 +25,8 @@ import typer
 from actions import secrets
 from actions.errors import SafetyStop
 from actions.killswitch import DEFAULT_HOTKEY
-from agent.cli import (KillOpt, MaxSecondsOpt, MaxStepsOpt, NoKillOpt, RiskyOpt, YesOpt, _executor, _fail,
+from agent.cli import (ApiKeyOpt, KillOpt, MaxSecondsOpt, MaxStepsOpt, ModelNameOpt, ModelUrlOpt, NoKillOpt, RiskyOpt,
+                       YesOpt, _executor, _fail,
                        _start_virtual, app, console, err)
 
 
@@ -70,9 +71,9 @@ def fill(
     size: Annotated[str, typer.Option(help="Virtual screen size with --virtual.")] = "1280x800",
     ocr: Annotated[str, typer.Option(help="Offline OCR engine: rapidocr or tesseract.")] = "rapidocr",
     grounder: Annotated[str, typer.Option(help="auto (offline, VLM fallback when a model is set), offline, vlm, chain.")] = "auto",
-    model_url: Annotated[Optional[str], typer.Option(help="OpenAI-compatible URL of GLM-4.5V for VLM grounding, env AGENT_MODEL_URL.")] = None,
-    model: Annotated[Optional[str], typer.Option("--model", help="Served model name, env AGENT_MODEL.")] = None,
-    api_key: Annotated[Optional[str], typer.Option(help="API key, env AGENT_API_KEY.")] = None,
+    model_url: ModelUrlOpt = None,
+    model: ModelNameOpt = None,
+    api_key: ApiKeyOpt = None,
     settle_ms: Annotated[int, typer.Option(help="The screen must be still this long after an action.")] = 100,
     yes: YesOpt = False,
     max_steps: MaxStepsOpt = 20000,

@@ -30,7 +30,7 @@ from pathlib import Path
 from PIL import Image, ImageDraw
 
 from actions import secrets
-from actions.space import Action, Drag, TypeText, action_from_json
+from actions.space import Action, TypeText, action_from_json
 from agent.anchors import TemplateGrounder, anchor_point, crop_around, score_at
 from agent.screen import Frame, Screen, encode, frames_differ, wait_settled
 from agent.steps import StepRunner

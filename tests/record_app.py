@@ -8,9 +8,9 @@ what a replay achieved; widget boxes are in screen coordinates so a simulated pe
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import tkinter as tk
+
+from tasks.apps.state import write_state
 
 TITLE = "desk-agent record test"
 FRUITS = ["Apple", "Apricot", "Banana", "Blueberry", "Cherry", "Coconut", "Date", "Fig", "Grape", "Guava",
@@ -89,10 +89,7 @@ class RecordApp:
                              "subscribe": self.box(self.check), "scale": self.box(self.scale),
                              "list": self.box(self.list), "save": self.box(self.button)},
                  "slider": list(self.scale.coords()), "volume": self.volume.get()}
-        tmp = f"{self.state_path}.tmp"
-        with open(tmp, "w") as f:
-            json.dump(state, f)
-        os.replace(tmp, self.state_path)
+        write_state(self.state_path, state)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -18,10 +18,10 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
-import os
 import sqlite3
 import tkinter as tk
+
+from tasks.apps.state import write_state
 
 TITLE = "desk-agent booking"
 
@@ -250,10 +250,7 @@ class BookingApp:
                  "window": self.box(self.root), "trap_triggered": self.trap_triggered,
                  "popup": self.popup is not None, "last_ref": self.last_ref,
                  "fields": {k: v.get() for k, v in self.vars.items() if k != "card"}}
-        tmp = f"{self.state_path}.tmp"
-        with open(tmp, "w") as f:
-            json.dump(state, f)
-        os.replace(tmp, self.state_path)
+        write_state(self.state_path, state)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -15,10 +15,10 @@ by geometry when no on-screen grounder is present and evaluators can read the st
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import tkinter as tk
 from pathlib import Path
+
+from tasks.apps.state import write_state
 
 TITLE = "desk-agent editor"
 
@@ -128,10 +128,7 @@ class EditorApp:
         state = {"status": self.status, "current": self.current, "deleted": self.deleted,
                  "text": self.text.get("1.0", "end-1c"), "window": self.box(self.root),
                  "widgets": {k: self.box(w) for k, w in widgets.items()}}
-        tmp = f"{self.state_path}.tmp"
-        with open(tmp, "w") as f:
-            json.dump(state, f)
-        os.replace(tmp, self.state_path)
+        write_state(self.state_path, state)
 
 
 def main(argv: list[str] | None = None) -> None:

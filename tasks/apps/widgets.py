@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import time
 import tkinter as tk
 from collections.abc import Callable
 from pathlib import Path
+
+from tasks.apps.state import write_state
 
 TITLE = "desk-agent widgets"
 
@@ -69,10 +70,7 @@ class WidgetsApp:
             "widgets": {"button": self.box(self.button), "entry": self.box(self.entry),
                         "checkbox": self.box(self.check)},
         }
-        tmp = f"{self.state_path}.tmp"
-        with open(tmp, "w") as f:
-            json.dump(state, f)
-        os.replace(tmp, self.state_path)
+        write_state(self.state_path, state)
 
 
 def read_state(path: Path, pred: Callable[[dict], bool] = lambda s: True, timeout: float = 10.0) -> dict:
