@@ -21,6 +21,7 @@ the field's label is read by OCR) is written as ``{{secret:NAME}}``; the charact
 from __future__ import annotations
 
 import queue
+import dataclasses
 import re
 import time
 from collections import deque
@@ -33,6 +34,7 @@ from actions.errors import ActionValidationError
 from actions.keys import normalize_key
 from agent.anchors import crop_around, window_at
 from agent.record_merge import RawEvent, Semantic, StepMerger
+from agent.redact import SecretMasker
 from agent.screen import Frame, Screen, encode, frames_differ
 from agent.trajectory import TrajectoryWriter
 
@@ -116,6 +118,7 @@ class Recorder:
         self.on_step = on_step or (lambda i, s: None)
         self.events: queue.SimpleQueue[RawEvent] = queue.SimpleQueue()
         self.frames = _FrameHistory()
+        self.masker = SecretMasker()  # a secret shown in its field stays out of later screenshots
         self._stop_requested = False
         self._last_click: dict | None = None
         self._names: set[str] = set()
@@ -212,7 +215,9 @@ class Recorder:
         frame = self._pins.pop(sem.t0, None) or self.frames.before(sem.t0 - 0.02)
         self._pins = {t: f for t, f in self._pins.items() if t > sem.t0}
         step: dict = {"action": sem.action.to_json(), "ok": True, "thought": None}
+        raw = frame
         if frame is not None:
+            frame = dataclasses.replace(frame, image=self.masker.apply(frame.image, frame.image))
             step["screenshot"] = writer.add_image(encode(frame.image), step=index, label="before", ext="png")
             step["screen_area"] = [frame.left, frame.top, frame.width, frame.height]
             step["image_size"] = [frame.width, frame.height]
@@ -227,6 +232,9 @@ class Recorder:
             self._last_click = None  # focus may have moved: the clicked field's label no longer applies
         if kind == "type":
             self._typed(step, sem)
+            latest = self.frames.prev
+            if "secret" in step and raw is not None and latest is not None:
+                self.masker.typed_secret(raw.image, latest.image)
         step["timings"] = {"person_s": round(sem.t0 - (self._t_prev if self._t_prev is not None else self.t_start), 3),
                            "duration_s": round(sem.t1 - sem.t0, 3)}
         step["t_rel"] = round(sem.t0 - self.t_start, 3)

@@ -22,7 +22,8 @@ from actions import secrets
 from actions.coords import ImageMap, Rect
 from actions.errors import SafetyStop
 from actions.executor import ActionResult, Executor
-from actions.space import Action
+from actions.space import Action, TypeText
+from agent.redact import SecretMasker
 from agent.screen import Frame, Screen, downscale, encode, wait_settled
 from agent.trajectory import TrajectoryWriter
 
@@ -79,6 +80,7 @@ class StepRunner:
         self.image_format = image_format
         self._scale = scale  # HiDPI: capture pixels per logical (input) pixel; None = measure it
         self._last: Observation | None = None
+        self.masker = SecretMasker()  # typed secrets stay out of saved screenshots
 
     @property
     def scale(self) -> float:
@@ -120,7 +122,7 @@ class StepRunner:
         shot_path = None
         if before is not None and self.writer is not None:
             t = time.monotonic()
-            data = encode(before.image, self.image_format)
+            data = encode(self.masker.apply(before.frame.image, before.image), self.image_format)
             shot_path = self.writer.add_image(data, step=self.writer.steps_written, label="before",
                                               ext="jpg" if self.image_format.startswith("jp") else "png")
             timings["encode_s"] = time.monotonic() - t
@@ -143,6 +145,8 @@ class StepRunner:
                              stable_for=self.settle.stable_for, timeout=self.settle.timeout)
             timings["settle_s"] = time.monotonic() - t
             after = self._last = self._observation(s.frame, s.settled, 0.0)
+            if before is not None and isinstance(action, TypeText) and secrets.has_secret(action.text):
+                self.masker.typed_secret(before.frame.image, after.frame.image)
         step: dict[str, Any] = {
             "action": action.to_json(),
             "ok": result.ok,

@@ -158,3 +158,34 @@ def test_secret_typed_for_real_never_written(widgets, executor, tmp_path, monkey
         if f.is_file():
             assert canary.encode() not in f.read_bytes(), f
     assert "{{secret:DESK_X11_PW}}" in (out / "steps.jsonl").read_text()
+
+
+def test_secret_shown_in_a_field_is_blacked_out_of_saved_screenshots(widgets, executor, tmp_path, monkeypatch):
+    """The widgets entry shows what is typed: the value must not be readable in any saved screenshot."""
+    import numpy as np
+    from PIL import Image
+
+    from agent.screen import Screen
+    from agent.steps import StepRunner
+    from agent.trajectory import TrajectoryWriter
+    from model.ocr import get_engine
+
+    canary = "CANARY4471SECRET"
+    monkeypatch.setenv("DESK_X11_SHOWN", canary)
+    s = read_state(widgets)
+    out = tmp_path / "run"
+    with Screen() as screen, TrajectoryWriter(out, kind="run") as w:
+        runner = StepRunner(executor, screen, w, model_size=None)
+        runner.act(Click(*centre(s["widgets"]["entry"])))
+        runner.act(TypeText("{{secret:DESK_X11_SHOWN}}"))
+        runner.act(Click(*centre(s["widgets"]["button"])))  # its "before" screenshot shows the field
+        live = screen.capture().image
+    wait_for(widgets, lambda st: st["text"] == canary)
+    ocr = get_engine("rapidocr")
+    read_live = " ".join(b.text for b in ocr.read(np.asarray(live)))
+    assert canary in read_live.replace(" ", "")  # the secret really is on screen ...
+    saved = sorted((out / "images").iterdir())
+    assert len(saved) == 3
+    for p in saved[2:]:  # ... but not in what was written after typing it
+        text = " ".join(b.text for b in ocr.read(np.asarray(Image.open(p).convert("RGB"))))
+        assert canary not in text.replace(" ", "") and "4471" not in text, (p, text)
