@@ -161,7 +161,7 @@ def choose_date(ctx: MiniWobContext, obs: dict) -> None:
 def _autocomplete(ctx: MiniWobContext, field_id: str, value: str) -> None:
     """Type into a jQuery UI autocomplete, click the suggestion for ``value``, and check that the field
     took it (a click during the menu's animation can miss; then clear and try again)."""
-    for _attempt in range(3):
+    for attempt in range(3):
         ctx.click(ctx.page.find(id=field_id), field_id)
         ctx.select_all()
         ctx.type(value.split(",")[0][:3] if len(value) > 3 else value)
@@ -173,19 +173,36 @@ def _autocomplete(ctx: MiniWobContext, field_id: str, value: str) -> None:
             if items:  # "LEX" is the code of Lexington, KY (LEX), not a piece of "Alexandria"
                 best = max(items, key=lambda e: (f"({value.lower()})" in str(e["text"]).lower(),
                                                  str(e["text"]).lower().startswith(value.lower())))
-                if float(best["top"][0] + best["height"][0]) <= 205:
+                visible = float(best["top"][0] + best["height"][0]) <= 205
+                if attempt == 0 and visible and _takes(value, str(best["text"])):
                     ctx.click(best, f"suggestion {best['text']}")
-                else:  # the menu hangs below the task's 210-pixel box: choose it with the keyboard
-                    rows = sorted({float(e["top"][0]) for e in items if e["tag"] == "li"} or {float(best["top"][0])})
-                    n = sum(1 for t in rows if t <= float(best["top"][0]))
-                    ctx.act(KeyPress("down", presses=max(1, n)), "down to the suggestion")
-                    ctx.press("enter")
+                else:  # below the task's 210-pixel box, not listed, or a click that missed: use the keyboard
+                    _walk_menu(ctx, field_id, value)
                 break
         ctx.page.refresh()
-        got = str(ctx.page.find(id=field_id)["value"])
-        if "(" in got and value.lower() in got.lower():
+        if _takes(value, str(ctx.page.find(id=field_id)["value"])):
             return
     raise TaskError(f"the autocomplete never took {value!r}")
+
+
+def _takes(value: str, text: str) -> bool:
+    """Whether a suggestion or field text is ``value``: a 3-letter airport code must appear as "(RAP)"
+    ("Cedar Rapids, IA (CID)" contains "rap" but is not RAP)."""
+    t = text.lower()
+    if len(value) == 3 and value.isupper():
+        return f"({value.lower()})" in t
+    return value.lower() in t
+
+
+def _walk_menu(ctx: MiniWobContext, field_id: str, value: str) -> None:
+    """Arrow down through the suggestions (jQuery UI puts the focused one into the field) until the
+    field holds ``value``, then press Enter."""
+    for _ in range(15):
+        ctx.press("down")
+        ctx.page.refresh()
+        if _takes(value, str(ctx.page.find(id=field_id)["value"])):
+            ctx.press("enter")
+            return
 
 
 @script("book-flight")
@@ -204,11 +221,28 @@ def book_flight(ctx: MiniWobContext, obs: dict) -> None:
         time.sleep(0.1)
     if not cards:
         raise TaskError("no flights listed")
-    key = (lambda c: c["price"]) if f["criterion"] == "cheapest" else (lambda c: c["minutes"])
+    _exact_durations(ctx, cards)
+    key = (lambda c: c["price"]) if f["criterion"] == "cheapest" else (lambda c: c["ms"] or c["minutes"] * 60000)
     pick = min(cards.values(), key=key)["button"]
     pick = ctx.scroll_to(pick, ctx.page.find(id="area"))  # the task's 160x160 scrolling box
     ctx.click(pick, str(pick["text"]), approve=True)
     ctx.finish()
+
+
+def _exact_durations(ctx: MiniWobContext, cards: dict[int, dict]) -> None:
+    """Durations are shown to the minute but compared to the millisecond: two flights that both read
+    "3h 12m" can differ by seconds, and only the shorter one is "the shortest". Read the exact value
+    the page keeps beside the text (``data-duration``), a DOM read like the boxes above, in DOM order."""
+    drv = ctx.page.env.unwrapped.instance.driver
+    exact = drv.execute_script(
+        "return Array.from(document.querySelectorAll('.flight')).map(f => "
+        "+(f.querySelector('.time-duration') || {getAttribute: () => 0}).getAttribute('data-duration'))")
+    ordered = [cards[k] for k in sorted(cards)]
+    for c in ordered:
+        c["ms"] = 0
+    if isinstance(exact, list) and len(exact) == len(ordered):
+        for c, ms in zip(ordered, exact):
+            c["ms"] = int(ms or 0)
 
 
 def _flight_cards(ctx: MiniWobContext) -> dict[int, dict]:
