@@ -26,6 +26,7 @@ from tasks.spec import TaskError, TaskInstance
 APPS: dict[str, tuple[str, str, set[str]]] = {
     "booking": ("tasks.apps.booking", "900x640+40+40", {"popup", "banner", "bookings"}),
     "editor": ("tasks.apps.editor", "820x540+60+60", {"files", "open"}),
+    "form": ("tasks.apps.form", "620x560+40+30", set()),
     "widgets": ("tasks.apps.widgets", "480x240+200+150", set()),
 }
 
@@ -103,6 +104,10 @@ def start_app(inst: TaskInstance, workdir: Path, env: dict[str, str] | None = No
         for opt in ("popup", "banner"):
             if setup.get(opt):
                 argv += [f"--{opt}", str(setup[opt])]
+        handle_kw["db_path"] = db
+    elif name == "form":
+        db = workdir / "form.sqlite"
+        argv += ["--db", str(db)]
         handle_kw["db_path"] = db
     elif name == "editor":
         folder = workdir / "files"

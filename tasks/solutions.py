@@ -143,6 +143,75 @@ def open_missing(ctx: OracleContext, p: dict[str, Any]) -> None:
     ctx.fail(f"{name} does not exist")
 
 
+# form ----------------------------------------------------------------------------------------------
+def _open_countries(ctx: OracleContext) -> dict:
+    """Click the country dropdown and wait until its list is shown (the app reports the items)."""
+    ctx.click("country", "Country", role="field", target="Country field")
+    return ctx.wait(lambda s: s["options"], "the country list open")
+
+
+def _choose_country(ctx: OracleContext, country: str) -> None:
+    from actions.coords import Rect
+
+    s = _open_countries(ctx)
+    if country not in s["options"]:
+        raise OracleError(f"{country} is not offered: {s['options']}")
+    x, y, w, _ = s["widgets"]["country"]
+    below = Rect(x - 20, y, w + 40, 400)  # the list opens under the field (which shows the same names)
+    ctx.click(f"option:{country}", country, role="text", region=below)
+    ctx.wait(lambda st: st["values"]["country"] == country and not st["options"], f"{country} chosen")
+
+
+def _submit(ctx: OracleContext, first: str, last: str, email: str, country: str, *, birth_date: str = "",
+            newsletter: bool = False) -> None:
+    n = ctx.wait(lambda s: not s["values"]["first_name"], "an empty form")["submissions"]
+    ctx.fill("first_name", "First name", first)
+    ctx.fill("last_name", "Last name", last)
+    ctx.fill("email", "Email", email)
+    if birth_date:
+        ctx.fill("birth_date", "Date of birth", birth_date)
+    _choose_country(ctx, country)
+    if newsletter:
+        ctx.click("newsletter", "Subscribe to newsletter")
+        ctx.wait(lambda s: s["values"]["newsletter"], "the newsletter box ticked")
+    ctx.click("terms", "I accept the terms")
+    ctx.wait(lambda s: s["values"]["terms"], "the terms box ticked")
+    want = {"first_name": first, "last_name": last, "email": email, "birth_date": birth_date}
+    ctx.wait(lambda s: all(s["values"][k] == v for k, v in want.items()), "the form shows what was typed")
+    ctx.click("save", "Save")
+    s = ctx.wait(lambda st: st["submissions"] > n or st["status"].startswith("Error:"), "the form saved")
+    if s["status"] != f"Saved: {first} {last} (#{n + 1})" or s["submissions"] != n + 1:
+        raise OracleError(f"the form did not save: {s['status']}")
+
+
+@solution("submit_contact")
+def submit_contact(ctx: OracleContext, p: dict[str, Any]) -> None:
+    _submit(ctx, p["first_name"], p["last_name"], p["email"], p["country"], birth_date=p["birth_date"],
+            newsletter=p["newsletter"] == "yes")
+    ctx.done()
+
+
+@solution("submit_two")
+def submit_two(ctx: OracleContext, p: dict[str, Any]) -> None:
+    for person, country in ((p["first"], p["country1"]), (p["second"], p["country2"])):
+        _submit(ctx, *person, country)  # a save empties the form for the next person
+    ctx.done()
+
+
+@solution("country_not_offered")
+def country_not_offered(ctx: OracleContext, p: dict[str, Any]) -> None:
+    first, last, email = p["person"]
+    ctx.fill("first_name", "First name", first)
+    ctx.fill("last_name", "Last name", last)
+    ctx.fill("email", "Email", email)
+    s = _open_countries(ctx)
+    if p["country"] in s["options"]:
+        raise OracleError(f"{p['country']} is offered; the task expected it missing")
+    ctx.press("escape")
+    ctx.wait(lambda st: not st["options"], "the country list closed")
+    ctx.fail(f"the form does not offer {p['country']} as a country (only {', '.join(s['options'])})")
+
+
 # widgets -------------------------------------------------------------------------------------------
 @solution("click_n")
 def click_n(ctx: OracleContext, p: dict[str, Any]) -> None:

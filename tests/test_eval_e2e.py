@@ -82,6 +82,20 @@ def test_ocr_grounded_oracle_books_by_what_is_on_screen(tmp_path, xdisplay):
     assert r["fallbacks"] == [] and {m["method"] for m in r["located"]} >= {"ocr:rapidocr", "ocr:rapidocr+field"}
 
 
+def test_oracle_fills_the_sample_form_tasks(tmp_path, xdisplay):
+    """The form tasks: typed fields, the read-only country dropdown, checkboxes, Save; an unknown
+    country ends in fail with nothing stored."""
+    out = tmp_path / "eval"
+    r = agent("eval", "form", "--policy", "oracle", "--workers", "2", "--out", str(out))
+    assert r.returncode == 0, r.stdout + r.stderr
+    rows = {x["task"]: x for x in map(json.loads, (out / "results.jsonl").read_text().splitlines())}
+    assert set(rows) == {"form.submit_contact", "form.submit_two", "form.unknown_country"}
+    assert all(x["success"] for x in rows.values()), rows
+    assert rows["form.unknown_country"]["ending"] == "fail" and "100%" in r.stdout
+    db = out / "tasks" / "form.submit_two-s0" / "app" / "form.sqlite"
+    assert sqlite3.connect(db).execute("SELECT count(*) FROM submissions").fetchone()[0] == 2
+
+
 def test_eval_list_and_bad_suite():
     r = agent("eval", "bundled", "--list", timeout=60)
     assert r.returncode == 0 and "booking.book_ticket" in r.stdout and " tasks" in r.stdout

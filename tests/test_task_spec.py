@@ -163,3 +163,59 @@ def test_file_evaluator(specs, tmp_path):
     bad = replace(inst.spec, check=[{"file": "letter.txt"}])
     with pytest.raises(TaskError, match="equals, contains"):
         evaluate(bad.instantiate(0), app, "done")
+
+
+def _form_app(tmp_path: Path, rows: list[dict]) -> AppHandle:
+    from tasks.apps.form import COLUMNS, open_db
+
+    db = tmp_path / "form.sqlite"
+    con = open_db(db)
+    for r in rows:
+        con.execute(f"INSERT INTO submissions ({', '.join(COLUMNS)}, created) VALUES ({', '.join('?' * 9)})",
+                    [r.get(c, "") if c not in ("newsletter", "terms") else int(r.get(c, 0)) for c in COLUMNS]
+                    + ["2026-01-01T00:00:00"])
+    con.commit()
+    con.close()
+    state = tmp_path / "s.json"
+    state.write_text("{}")
+    return AppHandle("form", _Proc(), tmp_path, state, db_path=db)
+
+
+def test_form_evaluator_compares_the_stored_row_field_by_field(specs, tmp_path):
+    from tasks.apps.form import COUNTRIES
+
+    inst = specs["form.submit_contact"].instantiate(1)
+    p = inst.params
+    assert p["country"] in COUNTRIES and p["first_name"] in inst.goal and p["birth_date"] in inst.goal
+    right = {k: p[k] for k in ("first_name", "last_name", "email", "birth_date", "country")} | {
+        "newsletter": p["newsletter"] == "yes", "terms": True}
+    cases = {
+        "right": ([right], "done", True),
+        "wrong email": ([right | {"email": "x@example.org"}], "done", False),
+        "wrong date": ([right | {"birth_date": "1900-01-01"}], "done", False),
+        "wrong newsletter": ([right | {"newsletter": p["newsletter"] != "yes"}], "done", False),
+        "terms not accepted": ([right | {"terms": False}], "done", False),
+        "saved twice": ([right, right], "done", False),
+        "nothing saved": ([], "done", False),
+    }
+    for name, (rows, ending, want) in cases.items():
+        d = tmp_path / name.replace(" ", "_")
+        d.mkdir()
+        assert passed(evaluate(inst, _form_app(d, rows), ending)) is want, name
+
+    two = specs["form.submit_two"].instantiate(0).params
+    a = {"first_name": two["first"][0], "last_name": two["first"][1], "email": two["first"][2],
+         "country": two["country1"], "terms": True}
+    b = {"first_name": two["second"][0], "last_name": two["second"][1], "email": two["second"][2],
+         "country": two["country2"], "terms": True}
+    inst2 = specs["form.submit_two"].instantiate(0)
+    for name, rows, want in (("both", [a, b], True), ("dup", [a, b, b], False), ("one", [a], False)):
+        (tmp_path / name).mkdir()
+        assert passed(evaluate(inst2, _form_app(tmp_path / name, rows), "done")) is want, name
+
+    missing = specs["form.unknown_country"].instantiate(0)
+    assert missing.params["country"] not in COUNTRIES
+    (tmp_path / "none").mkdir()
+    (tmp_path / "stored").mkdir()
+    assert passed(evaluate(missing, _form_app(tmp_path / "none", []), "fail"))
+    assert not passed(evaluate(missing, _form_app(tmp_path / "stored", [right]), "fail"))

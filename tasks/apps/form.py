@@ -11,7 +11,13 @@ form and shows ``Saved: FIRST LAST (#ID)``; a rejected submission shows ``Error:
 the input, like a real form. The caption is "Save" rather than "Submit" so the default risky words
 do not ask for a confirmation on every row of the demo.
 
-    python -m tasks.apps.form --db /tmp/form.sqlite [--geometry 620x560+40+30] [--dark] [--font-size 12]
+With ``--state FILE`` (the ``form.*`` tasks of ``agent eval``) it also rewrites a JSON state file on
+every change, like the other bundled apps: the widgets' boxes in screen coordinates keyed by field
+name (plus ``save``, ``clear`` and, while the country list is open, ``option:<country>``), the
+current values, the status message and the number of stored submissions. Without it nothing changes.
+
+    python -m tasks.apps.form --db /tmp/form.sqlite [--state /tmp/form.json] [--geometry 620x560+40+30]
+        [--dark] [--font-size 12]
 """
 
 from __future__ import annotations
@@ -23,6 +29,8 @@ import sqlite3
 import tkinter as tk
 from pathlib import Path
 from tkinter import ttk
+
+from tasks.apps.state import write_state
 
 TITLE = "desk-agent sample form"
 COUNTRIES = ("Norway", "Sweden", "Denmark", "Finland", "Iceland", "Germany", "France", "Spain")
@@ -73,9 +81,11 @@ def validate(values: dict) -> str | None:
 
 
 class FormApp:
-    def __init__(self, root: tk.Tk, db: str, *, dark: bool = False, font_size: int = 12) -> None:
-        self.root, self.db = root, db
+    def __init__(self, root: tk.Tk, db: str, *, dark: bool = False, font_size: int = 12,
+                 state: str | None = None) -> None:
+        self.root, self.db, self.state_path = root, db, state
         open_db(db).close()
+        self.widgets: dict[str, tk.Widget] = {}
         root.title(TITLE)
         bg, fg, field_bg = ("#2b2b2b", "#f0f0f0", "#3c3f41") if dark else ("#ececec", "#111111", "#ffffff")
         root.configure(bg=bg, padx=24, pady=16)
@@ -95,25 +105,79 @@ class FormApp:
             e.grid(row=i, column=1, sticky="w", padx=(18, 0), ipady=3)
             self.first_entry = self.first_entry or e
             self.vars[key] = var
+            self.widgets[key] = e
         row = len(TEXT_FIELDS) + 1
         tk.Label(root, text="Country", font=font, bg=bg, fg=fg).grid(row=row, column=0, sticky="w", pady=7)
         self.vars["country"] = tk.StringVar()
-        ttk.Combobox(root, textvariable=self.vars["country"], values=COUNTRIES, state="readonly", font=font,
-                     width=24).grid(row=row, column=1, sticky="w", padx=(18, 0), ipady=2)
+        self.combo = ttk.Combobox(root, textvariable=self.vars["country"], values=COUNTRIES, state="readonly",
+                                  font=font, width=24)
+        self.combo.grid(row=row, column=1, sticky="w", padx=(18, 0), ipady=2)
+        self.widgets["country"] = self.combo
         for j, (key, label) in enumerate((("newsletter", "Subscribe to newsletter"),
                                           ("terms", "I accept the terms")), start=row + 1):
             self.vars[key] = tk.BooleanVar()
-            tk.Checkbutton(root, text=label, variable=self.vars[key], font=font, bg=bg, fg=fg,
-                           activebackground=bg, activeforeground=fg, selectcolor=field_bg,
-                           highlightthickness=0).grid(row=j, column=1, sticky="w", padx=(14, 0), pady=3)
+            cb = tk.Checkbutton(root, text=label, variable=self.vars[key], font=font, bg=bg, fg=fg,
+                                activebackground=bg, activeforeground=fg, selectcolor=field_bg,
+                                highlightthickness=0)
+            cb.grid(row=j, column=1, sticky="w", padx=(14, 0), pady=3)
+            self.widgets[key] = cb
         buttons = tk.Frame(root, bg=bg)
         buttons.grid(row=row + 3, column=1, sticky="w", padx=(18, 0), pady=(14, 6))
-        tk.Button(buttons, text="Save", font=font, width=10, command=self.save).pack(side="left")
-        tk.Button(buttons, text="Clear", font=font, width=10, command=self.clear).pack(side="left", padx=(16, 0))
+        self.widgets["save"] = tk.Button(buttons, text="Save", font=font, width=10, command=self.save)
+        self.widgets["save"].pack(side="left")
+        self.widgets["clear"] = tk.Button(buttons, text="Clear", font=font, width=10, command=self.clear)
+        self.widgets["clear"].pack(side="left", padx=(16, 0))
         self.status = tk.StringVar(value="Ready")
         tk.Label(root, textvariable=self.status, font=font, bg=bg, fg=fg, anchor="w", width=40).grid(
             row=row + 4, column=0, columnspan=2, sticky="w", pady=(8, 0))
         self.first_entry.focus_set()
+        if state:
+            self._publish_state()
+
+    # the optional state file (--state) --------------------------------------------------------------
+    def _publish_state(self) -> None:
+        root = self.root
+        for var in (*self.vars.values(), self.status):
+            var.trace_add("write", lambda *_: self.write_state())
+        root.bind("<Configure>", lambda e: self.write_state() if e.widget is root else None)
+        # the country list is a separate Tk toplevel (the combobox's popdown): publish its items' boxes
+        # once it is shown, and drop them when it is hidden
+        self.popdown = str(root.tk.call("ttk::combobox::PopdownWindow", str(self.combo)))
+        later = root.register(lambda *_: root.after(60, self.write_state))
+        for event in ("<Map>", "<Unmap>"):
+            root.tk.call("bind", self.popdown, event, "+" + later)
+        root.after(50, self.write_state)
+
+    def _box(self, w: tk.Widget | str) -> list[int]:
+        call = self.root.tk.call
+        return [int(call("winfo", what, str(w))) for what in ("rootx", "rooty", "width", "height")]
+
+    def _options(self) -> dict[str, list[int]]:
+        call = self.root.tk.call
+        if not int(call("winfo", "ismapped", self.popdown)):
+            return {}
+        lb = f"{self.popdown}.f.l"
+        x, y, w, _ = self._box(lb)
+        out = {}
+        for i, name in enumerate(COUNTRIES):
+            bb = self.root.tk.splitlist(call(lb, "bbox", i))
+            if len(bb) == 4:
+                out[f"option:{name}"] = [x, y + int(bb[1]), w, int(bb[3])]
+        return out
+
+    def write_state(self) -> None:
+        if not self.state_path:
+            return
+        count = len(read_submissions(self.db))
+        options = self._options()
+        write_state(self.state_path, {
+            "window": self._box(self.root),
+            "widgets": {k: self._box(w) for k, w in self.widgets.items()} | options,
+            "values": self.values(),
+            "options": [k.split(":", 1)[1] for k in options],
+            "status": self.status.get(),
+            "submissions": count,
+        })
 
     def values(self) -> dict:
         v = {k: (var.get().strip() if isinstance(var, tk.StringVar) else bool(var.get()))
@@ -152,10 +216,11 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--geometry", default="620x560+40+30")
     ap.add_argument("--dark", action="store_true", help="dark theme")
     ap.add_argument("--font-size", type=int, default=12)
+    ap.add_argument("--state", help="JSON file the app rewrites on every change (widget boxes, status, count)")
     args = ap.parse_args(argv)
     root = tk.Tk()
     root.geometry(args.geometry)
-    FormApp(root, args.db, dark=args.dark, font_size=args.font_size)
+    FormApp(root, args.db, dark=args.dark, font_size=args.font_size, state=args.state)
     root.mainloop()
 
 
