@@ -260,11 +260,14 @@ class Recorder:
                 anchor["text"] = text
                 # where the click is relative to the text's centre: replay by OCR clicks there too
                 anchor["text_offset"] = [round(c.offset[0] - bx - bw / 2, 1), round(c.offset[1] - by - bh / 2, 1)]
-            # a field's label sits left of it: read that strip (export's "into", --secret FIELD)
+                anchor["text_size"] = [bw, bh]  # with text_offset: was the point on the text itself
+            # a field's label sits left of it: read that strip (export's "into", --secret FIELD); a
+            # line on the point's own row first (a neighbour's longer label or list item may reach
+            # further right), then the rightmost end
             px, py = x - frame.left, y - frame.top
-            left = max(0, px - 320)
-            strip = frame.image.crop((left, max(0, py - 30), max(left + 8, px - 4), min(frame.height, py + 30)))
-            lines = sorted(self._read(strip), key=lambda b: -(b[1] + b[3]))  # rightmost end first
+            left, top = max(0, px - 320), max(0, py - 30)
+            strip = frame.image.crop((left, top, max(left + 8, px - 4), min(frame.height, py + 30)))
+            lines = sorted(self._read(strip), key=lambda b: (not b[2] <= py - top <= b[2] + b[4], -(b[1] + b[3])))
             anchor["label"] = lines[0][0] if lines else None
         return anchor
 

@@ -151,11 +151,51 @@ def test_export_writes_a_valid_fill_script_with_vars(tmp_path, monkeypatch):
 
     rec = _recording(tmp_path, monkeypatch)
     text, notes, variables = export_yaml(rec, tmp_path / "out" / "s.yaml", use_vars=True)
-    assert variables == ["last_name"]
+    assert variables == {"last_name": "Smith"}
     assert "into: Last name" in text and "text: '{last_name}'" in text
     assert "{{secret:UNIT_PW}}" in text and "double_click: Save" in text and "wait_for: Save" in text
     assert "press: tab" in text and any("drag" in n for n in notes)
     assert "Canary-unit-77" not in text
+
+
+def _dropdown_recording(tmp_path, list_stays: bool):
+    """Click "Country", click a row of a list that opened below it, click "Save"."""
+    import io
+
+    plain = Image.new("RGB", (640, 400), (235, 235, 235))
+    opened = plain.copy()
+    d = ImageDraw.Draw(opened)
+    d.rectangle((200, 120, 480, 260), fill=(255, 255, 255), outline=(0, 0, 0))
+    for k, name in enumerate(("Norway", "Sweden", "Denmark")):
+        d.text((204, 126 + 21 * k), name, fill=(0, 0, 0))
+    rec = tmp_path / ("stays" if list_stays else "rec")
+    with TrajectoryWriter(rec, kind="record", meta={"screen": [640, 400]}) as w:
+        def shot(img, i):
+            buf = io.BytesIO()
+            img.save(buf, "PNG")
+            return {"screenshot": w.add_image(buf.getvalue(), step=i, label="before", ext="png"),
+                    "screen_area": [0, 0, 640, 400], "image_size": [640, 400], "ok": True}
+        w.append({**shot(plain, 0), "action": Click(340, 100).to_json(),
+                  "anchor": {"text": None, "label": "Country", "point": [340, 100]}})
+        w.append({**shot(opened, 1), "action": Click(340, 152).to_json(),  # right of the word "Sweden"
+                  "anchor": {"text": "mark", "text_offset": [80, -20], "text_size": [50, 14], "label": "Sweden"}})
+        w.append({**shot(opened if list_stays else plain, 2), "action": Click(300, 330).to_json(),
+                  "anchor": {"text": "Save", "text_offset": [0, 0], "text_size": [40, 14], "label": None}})
+    return rec
+
+
+def test_export_turns_a_list_opened_and_chosen_from_into_select(tmp_path):
+    from agent.export import export_yaml
+
+    rec = _dropdown_recording(tmp_path, False)
+    text, _, variables = export_yaml(rec, tmp_path / "s.yaml", use_vars=True)
+    assert variables == {"country": "Sweden"}
+    assert "select:\n    field: Country\n    option: '{country}'" in text and "click: Save" in text
+    text, _, _ = export_yaml(rec, tmp_path / "s.yaml")
+    assert "option: Sweden" in text
+    # what appeared did not go away after the second click: two ordinary clicks, no select
+    text, _, variables = export_yaml(_dropdown_recording(tmp_path, True), tmp_path / "s.yaml", use_vars=True)
+    assert "select" not in text and "click: mark" in text and variables == {}
 
 
 def test_report_is_self_contained_and_masks_secrets(tmp_path, monkeypatch):
