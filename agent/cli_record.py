@@ -17,8 +17,8 @@ import typer
 from actions import secrets
 from actions.errors import SafetyStop
 from actions.killswitch import DEFAULT_HOTKEY
-from agent.cli import (KillOpt, NoKillOpt, RiskyOpt, YesOpt, _executor, _fail, _start_virtual, app, console,
-                       err)
+from agent.cli import (ApiKeyOpt, KillOpt, ModelNameOpt, ModelUrlOpt, NoKillOpt, RiskyOpt, YesOpt, _executor, _fail,
+                       _start_virtual, app, console, err)
 from agent.recorder import DEFAULT_SECRET, DEFAULT_STOP
 
 
@@ -39,8 +39,9 @@ def ocr_lines():
     return read
 
 
-def _fallback_grounders(use_ocr: bool) -> list:
-    """OCR text anchor and, when a model is configured, the VLM grounder."""
+def _fallback_grounders(use_ocr: bool, model_flags: dict | None = None) -> list:
+    """OCR text anchor and, when a model is configured (flags > environment > config file), the VLM
+    grounder. A model named on the command line that cannot be set up is an error (exit 2), not a note."""
     out = []
     if use_ocr:
         try:
@@ -53,11 +54,13 @@ def _fallback_grounders(use_ocr: bool) -> list:
         from model.config import build_model, load_settings
         from model.ground_vlm import VlmGrounder
 
-        settings = load_settings({})
+        settings = load_settings(model_flags or {})
         if settings is not None:
             out.append(VlmGrounder(build_model(settings)))
             err.print(f"[dim]VLM fallback grounder: {settings.describe()}[/]")
     except Exception as e:  # noqa: BLE001 - no model configured or reachable: offline anchors only
+        if any(v is not None for v in (model_flags or {}).values()):
+            raise _fail(f"the VLM fallback grounder cannot be set up: {e}")
         err.print(f"[dim]no VLM fallback: {e}[/]")
     return out
 
@@ -147,6 +150,9 @@ def replay(
     find_timeout: Annotated[float, typer.Option(help="Seconds to keep looking for a step's target.")] = 10.0,
     ocr: Annotated[bool, typer.Option("--ocr/--no-ocr", help="Use the OCR text anchor when the crop is not found.")] = True,
     virtual: Annotated[bool, typer.Option("--virtual", help="Replay on a fresh virtual desktop.")] = False,
+    model_url: ModelUrlOpt = None,
+    model: ModelNameOpt = None,
+    api_key: ApiKeyOpt = None,
     yes: YesOpt = False,
     max_seconds: Annotated[float, typer.Option(help="Stop after this many seconds.")] = 600.0,
     risky_words: RiskyOpt = None,
@@ -190,6 +196,7 @@ def replay(
         def confirm(i: int, what: str) -> bool:
             return Confirm.ask(f"step {i}: {secrets.mask(what)} — do it?", default=True)
 
+    fallbacks = _fallback_grounders(ocr, {"url": model_url, "name": model, "api_key": api_key})
     target = out or default_out(folder)
     code = 0
     with ExitStack() as stack:
@@ -214,7 +221,7 @@ def replay(
         opts = ReplayOptions(speed=speed, start=start, variables=variables, find_timeout=find_timeout,
                              confirm=confirm)
         player = Replayer(rec, screen, runner=runner, writer=writer, options=opts,
-                          fallbacks=_fallback_grounders(ocr),
+                          fallbacks=fallbacks,
                           on_step=lambda i, msg: console.print(f"[bold]{i:>3}[/] [green]✓[/] {msg}", highlight=False))
         try:
             res = player.run()
@@ -264,11 +271,11 @@ def export(
     vars: Annotated[bool, typer.Option("--vars", help="Turn typed values into {var} placeholders and write "
                                                       "a CSV with their header and the recorded row.")] = False,
 ) -> None:
-    """Turn a recording into an `agent fill` script (click / type / press / hotkey / scroll / wait_for)."""
+    """Turn a recording into an `agent fill` script (click / type / select / press / hotkey / scroll / wait_for)."""
     import csv
 
     from agent.export import export_yaml
-    from agent.trajectory import TrajectoryError, read_trajectory
+    from agent.trajectory import TrajectoryError
 
     if format != "yaml":
         raise _fail(f"--format {format!r}: only yaml is supported")
@@ -287,11 +294,10 @@ def export(
     out.write_text(text, encoding="utf-8")
     console.print(f"fill script: {out}", highlight=False)
     if variables:
-        rows = {s.get("var"): (s.get("action") or {}).get("text", "") for s in read_trajectory(folder).steps}
         data = out.parent / f"{folder.name}.csv"
         with open(data, "w", newline="", encoding="utf-8") as f:
             w = csv.writer(f)
             w.writerow(variables)
-            w.writerow([rows.get(v, "") for v in variables])
+            w.writerow(variables.values())
         console.print(f"data rows: {data} (header {','.join(variables)}; the recorded values as the first row)",
                       highlight=False)

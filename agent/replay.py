@@ -35,6 +35,7 @@ from agent.anchors import TemplateGrounder, anchor_point, crop_around, score_at
 from agent.screen import Frame, Screen, encode, frames_differ, wait_settled
 from agent.steps import StepRunner
 from agent.trajectory import Trajectory, TrajectoryWriter
+from model.base import ModelError
 from model.grounding import AmbiguousMatch, ElementNotFound, GroundingError, Grounder, Query, Shot
 
 _VAR = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -164,10 +165,13 @@ class Replayer:
                 if not tried_smaller and not tried_larger:
                     tried_smaller = True
                     todo += [(f"{w}x{h}", c) for w, h in ((100, 50),) if (c := self._cut(step, point, (w, h)))]
-        text = (anchor or {}).get("text")
+        text = (anchor or {}).get("text") or (step.get("action") or {}).get("target")
         for g in self.fallbacks:
+            if not text:  # a VLM asked about "None" would answer something: better not ask
+                errors.append(f"{getattr(g, 'name', 'fallback')}: the step has no text to describe its target")
+                continue
             try:
-                m = g.locate(shot, Query(text=text, description=text or (step.get("action") or {}).get("target")))
+                m = g.locate(shot, Query(text=text))
                 (cx, cy), name = m.center, getattr(g, "name", "fallback")
                 off = (anchor or {}).get("text_offset")
                 if off and name.startswith("ocr"):  # the click was beside the text (a field by its label)
@@ -191,6 +195,9 @@ class Replayer:
                 if time.monotonic() >= deadline:
                     shot = self._save(frame, index, "notfound")
                     raise ReplayFailed(index, f"target not found after {tries} tries: {e}", shot) from None
+            except ModelError as e:  # the VLM fallback's server: retrying will not help, a person must act
+                raise ReplayFailed(index, f"the VLM fallback grounder failed: {e}",
+                                   self._save(frame, index, "notfound")) from None
             time.sleep(0.25)
 
     def _observe(self, fresh: bool) -> Frame:
