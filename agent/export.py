@@ -72,8 +72,10 @@ def _row_text(anchor: dict) -> str | None:
     return anchor.get("label")
 
 
-def _patch(step: dict | None, folder: Path, point: tuple[float, float]):
-    """The step's "before" screenshot around the screen point, as a grey array (None without one)."""
+def _patch(step: dict | None, folder: Path, point: tuple[float, float], half: tuple[float, float] = (40, 8),
+           box: tuple[float, float, float, float] | None = None):
+    """The step's "before" screenshot around the screen point (or over a screen ``box``: left, top,
+    right, bottom) as a grey array; None without a screenshot."""
     if not step or not step.get("screenshot"):
         return None
     import numpy as np
@@ -85,11 +87,13 @@ def _patch(step: dict | None, folder: Path, point: tuple[float, float]):
     except OSError:
         return None
     sx, sy = img.width / w if w else 1.0, img.height / h if h else 1.0
-    x, y = (point[0] - left) * sx, (point[1] - top) * sy
-    box = (int(max(0, x - 40 * sx)), int(max(0, y - 8 * sy)), int(min(img.width, x + 40 * sx)), int(min(img.height, y + 8 * sy)))
-    if box[2] - box[0] < 4 or box[3] - box[1] < 4:
+    if box is None:
+        box = (point[0] - half[0], point[1] - half[1], point[0] + half[0], point[1] + half[1])
+    px = (int(max(0, (box[0] - left) * sx)), int(max(0, (box[1] - top) * sy)),
+          int(min(img.width, (box[2] - left) * sx)), int(min(img.height, (box[3] - top) * sy)))
+    if px[2] - px[0] < 4 or px[3] - px[1] < 4:
         return None
-    return np.asarray(img.crop(box), dtype=np.int16)
+    return np.asarray(img.crop(px), dtype=np.int16)
 
 
 def _differ(a, b) -> bool:
@@ -114,6 +118,14 @@ def _dropdown(first: dict, second: dict, after: dict | None, folder: Path) -> st
     was, opened = _patch(first, folder, point), _patch(second, folder, point)
     if not _differ(was, opened):
         return None  # nothing appeared where the second click went: two ordinary clicks
+    # A list covers the whole band between the field and the chosen row; a button that merely
+    # changed its look (enabled by a tick box, say) leaves the band as it was.
+    lo, hi = sorted((a1["y"], a2["y"]))
+    if hi - lo >= 36:  # the rows strictly between the two clicks (not the clicked widgets themselves)
+        band = (min(a1["x"], a2["x"]) - 20, lo + 14, max(a1["x"], a2["x"]) + 20, hi - 16)
+        b0, b1 = _patch(first, folder, point, box=band), _patch(second, folder, point, box=band)
+        if b0 is None or b1 is None or b0.shape != b1.shape or float((abs(b0 - b1) > 8).mean()) < 0.5:
+            return None
     if after is not None:
         closed = _patch(after, folder, point)
         if closed is not None and _differ(closed, was):
