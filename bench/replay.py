@@ -29,28 +29,15 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from agent.desktop import VirtualDesktop  # noqa: E402
+from tasks.apps.state import read_state  # noqa: E402
 
 PAUSE = 0.6
-
-
-def state(path: Path, pred=lambda s: True, timeout: float = 10) -> dict:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            s = json.loads(path.read_text())
-            if pred(s):
-                return s
-        except (FileNotFoundError, json.JSONDecodeError):
-            pass
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"app state never matched: {path}")
-        time.sleep(0.05)
 
 
 def app(env: dict, path: Path, geometry: str) -> subprocess.Popen:
     p = subprocess.Popen([sys.executable, "-m", "tests.record_app", "--state", str(path), "--geometry", geometry],
                          env=env, cwd=ROOT, stdin=subprocess.DEVNULL)
-    state(path, lambda s: s["widgets"]["save"][2] > 1 and s["window"][0] > 0)
+    read_state(path, lambda s: s["widgets"]["save"][2] > 1 and s["window"][0] > 0)
     return p
 
 
@@ -85,7 +72,7 @@ def person(env: dict, s: dict, path: Path) -> float:
     xd("mousemove", *c(w["list"]), pause=0.2); xd("click", "5")      # 8 scroll
     xd("click", "4")                                                  # 9 scroll (separate: a pause between)
     xd("click", "5")                                                  # 10 scroll
-    items = state(path)["visible_items"]
+    items = read_state(path)["visible_items"]
     click(list(items.values())[1], 2)                                 # 11 double click
     click(w["name"]); xd("key", "ctrl+a"); typ("Dr ")                 # 12 click, 13 hotkey, 14 type
     xd("key", "End"); typ(" Smith")                                   # 15 press, 16 type
@@ -128,8 +115,8 @@ def main() -> None:
                                     cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         while "recording to" not in (tmp / "rec.log").read_text():
             time.sleep(0.05)
-        person_s = person(env, state(st), st)
-        want = state(st, lambda s: s["saved"] is not None)["saved"]
+        person_s = person(env, read_state(st), st)
+        want = read_state(st, lambda s: s["saved"] is not None)["saved"]
         time.sleep(0.6)
         subprocess.run(["xdotool", "key", "ctrl+alt+s"], env=env, check=True)
         recorder.wait(timeout=60)

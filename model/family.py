@@ -367,3 +367,15 @@ __all__ = [
     "split_think", "Call", "scan_call", "find_calls", "unescape", "escape", "read_point",
     "read_int", "strip_box_tokens", "find_boxes", "same_action", "check_size", "MAX_TEXT",
 ]
+
+
+def guarded_parse(parse_raw, completion: Completion, image_map: ImageMap, hint: str) -> ParsedStep:
+    """Run a family's ``parse_raw(text, reasoning, image_map)`` so that only ``ParseError`` escapes: a
+    parser bug must not end the run; the model is asked again (and ``ParseError.internal`` keeps it)."""
+    raw = completion.text if isinstance(completion.text, str) else ""
+    try:
+        return parse_raw(raw, completion.reasoning, image_map)
+    except ParseError:
+        raise
+    except Exception as e:
+        raise ParseError(f"Your output could not be read. {hint}", raw, internal=e) from e

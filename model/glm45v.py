@@ -39,7 +39,7 @@ from actions.keys import parse_combo
 from actions.space import (Action, Click, Done, Drag, Fail, Hotkey, KeyPress, MoveTo, Scroll, TypeText,
                            Wait)
 from model.base import Completion, ImagePart, Message, TextPart
-from model.family import (Call, HistoryEntry, ParsedStep, ParseError, check_size, escape, find_boxes,
+from model.family import (Call, HistoryEntry, ParsedStep, ParseError, check_size, escape, find_boxes, guarded_parse,
                           find_calls, half_size, read_int, read_point, same_action, split_think,
                           strip_box_tokens, unescape)
 
@@ -199,13 +199,7 @@ class Glm45vFamily:
     # --- answers ----------------------------------------------------------------------------------
     def parse(self, completion: Completion, image_map: ImageMap) -> ParsedStep:
         """Read one action (in screen coordinates), the thought, the memory and the reasoning."""
-        raw = completion.text if isinstance(completion.text, str) else ""
-        try:
-            return self._parse(raw, completion.reasoning, image_map)
-        except ParseError:
-            raise
-        except Exception as e:  # a parser bug must not end the run; the model is asked again
-            raise ParseError(f"Your output could not be read. {FORMAT_HINT}", raw, internal=e) from e
+        return guarded_parse(self._parse, completion, image_map, FORMAT_HINT)
 
     def _parse(self, raw: str, reasoning: str | None, image_map: ImageMap) -> ParsedStep:
         check_size(raw)

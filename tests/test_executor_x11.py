@@ -3,12 +3,10 @@ state (written by the app, not by us) proves what landed."""
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 
 import pytest
 
@@ -17,29 +15,10 @@ from actions.executor import Executor
 from actions.killswitch import KillSwitch, StopFlag
 from actions.safety import SafetyPolicy, always_no
 from actions.space import Click, Hotkey, MoveTo, TypeText
+from tasks.apps.state import read_state
 from tasks.apps.widgets import TITLE
 
 pytestmark = pytest.mark.display
-
-
-def read_state(path: Path) -> dict:
-    for _ in range(50):
-        try:
-            return json.loads(path.read_text())
-        except (FileNotFoundError, json.JSONDecodeError):
-            time.sleep(0.02)
-    raise AssertionError(f"no state file {path}")
-
-
-def wait_for(path: Path, pred, timeout: float = 5.0) -> dict:
-    deadline = time.monotonic() + timeout
-    state = read_state(path)
-    while not pred(state):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"state never matched; last: {state}")
-        time.sleep(0.02)
-        state = read_state(path)
-    return state
 
 
 def centre(box):
@@ -52,7 +31,7 @@ def widgets(spawn_window, tmp_path):
     state = tmp_path / "state.json"
     spawn_window([sys.executable, "-m", "tasks.apps.widgets", "--state", str(state),
                   "--geometry", "480x240+100+80"], title=TITLE)
-    wait_for(state, lambda s: s["widgets"]["button"][2] > 1)
+    read_state(state, lambda s: s["widgets"]["button"][2] > 1)
     return state
 
 
@@ -69,17 +48,17 @@ def test_click_type_toggle_land_in_the_window(widgets, executor):
     s = read_state(widgets)
     assert executor.execute(Click(*centre(s["widgets"]["button"]))).ok
     assert executor.execute(Click(*centre(s["widgets"]["button"]), clicks=2)).ok
-    wait_for(widgets, lambda st: st["clicks"] == 3)
+    read_state(widgets, lambda st: st["clicks"] == 3)
     assert executor.execute(Click(*centre(s["widgets"]["entry"]))).ok
     assert executor.execute(TypeText("Hello, desk-agent! 123")).ok
-    wait_for(widgets, lambda st: st["text"] == "Hello, desk-agent! 123")
+    read_state(widgets, lambda st: st["text"] == "Hello, desk-agent! 123")
     assert executor.execute(Hotkey(("ctrl", "a"))).ok  # Tk entry: ctrl+a = line start
     assert executor.execute(TypeText(">")).ok
-    wait_for(widgets, lambda st: st["text"] == ">Hello, desk-agent! 123")
+    read_state(widgets, lambda st: st["text"] == ">Hello, desk-agent! 123")
     assert executor.execute(Click(*centre(s["widgets"]["checkbox"]))).ok
-    st = wait_for(widgets, lambda st: st["checked"])
+    st = read_state(widgets, lambda st: st["checked"])
     assert executor.execute(Click(*centre(s["widgets"]["checkbox"]))).ok
-    st = wait_for(widgets, lambda st: not st["checked"])
+    st = read_state(widgets, lambda st: not st["checked"])
     assert st["events"].count("toggle") == 2
 
 
@@ -153,7 +132,7 @@ def test_secret_typed_for_real_never_written(widgets, executor, tmp_path, monkey
     with TrajectoryWriter(out, kind="run", meta={"goal": "type the password"}) as w:
         r = executor.execute(TypeText("{{secret:DESK_X11_PW}}"))
         w.append({"action": r.action.to_json(), "result": r.to_json(), "log": r.action.describe()})
-    wait_for(widgets, lambda st: st["text"] == canary)  # the app got the real value
+    read_state(widgets, lambda st: st["text"] == canary)  # the app got the real value
     for f in out.rglob("*"):
         if f.is_file():
             assert canary.encode() not in f.read_bytes(), f
@@ -180,7 +159,7 @@ def test_secret_shown_in_a_field_is_blacked_out_of_saved_screenshots(widgets, ex
         runner.act(TypeText("{{secret:DESK_X11_SHOWN}}"))
         runner.act(Click(*centre(s["widgets"]["button"])))  # its "before" screenshot shows the field
         live = screen.capture().image
-    wait_for(widgets, lambda st: st["text"] == canary)
+    read_state(widgets, lambda st: st["text"] == canary)
     ocr = get_engine("rapidocr")
     read_live = " ".join(b.text for b in ocr.read(np.asarray(live)))
     assert canary in read_live.replace(" ", "")  # the secret really is on screen ...

@@ -18,6 +18,7 @@ import yaml
 from agent.trajectory import read_trajectory
 from tasks.apps.form import read_submissions
 from tests.test_record_replay import Person, procs, start_recorder  # noqa: F401 - procs is a fixture
+from tasks.apps.state import read_state
 
 pytestmark = pytest.mark.display
 
@@ -29,21 +30,6 @@ def start_form(env: dict, db: Path, state: Path, started: list) -> dict:
     started.append(subprocess.Popen([sys.executable, "-m", "tasks.apps.form", "--db", str(db), "--state", str(state),
                                      "--geometry", "620x560+40+30"], env=env, stdin=subprocess.DEVNULL))
     return read_state(state, lambda s: s["widgets"]["save"][2] > 1 and s["window"][0] > 0)
-
-
-def read_state(path: Path, pred=lambda s: True, timeout: float = 15.0) -> dict:
-    deadline = time.monotonic() + timeout
-    s = None
-    while True:
-        try:
-            s = json.loads(path.read_text())
-            if pred(s):
-                return s
-        except (FileNotFoundError, json.JSONDecodeError):
-            pass
-        if time.monotonic() > deadline:
-            raise AssertionError(f"form state never matched; last: {s}")
-        time.sleep(0.05)
 
 
 def test_record_export_with_vars_then_fill_new_rows(xdisplay, tmp_path, procs):  # noqa: F811

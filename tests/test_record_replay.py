@@ -18,23 +18,10 @@ import pytest
 from agent.desktop import VirtualDesktop
 from agent.trajectory import read_trajectory
 from tests.record_app import TITLE
+from tasks.apps.state import read_state
 
 pytestmark = pytest.mark.display
 CANARY = "Canary-9b1d-SECRET"
-
-
-def read_state(path: Path, pred=lambda s: True, timeout: float = 10.0) -> dict:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            s = json.loads(path.read_text())
-            if pred(s):
-                return s
-        except (FileNotFoundError, json.JSONDecodeError):
-            s = None
-        if time.monotonic() > deadline:
-            raise AssertionError(f"app state never matched; last: {s}")
-        time.sleep(0.05)
 
 
 def centre(box) -> tuple[str, str]:

@@ -16,7 +16,6 @@ import json
 import re
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import ClassVar
 
@@ -25,6 +24,7 @@ from PIL import Image
 
 from tasks.apps.form import TEXT_FIELDS, read_submissions
 from tests.fake_openai import FakeOpenAI
+from tasks.apps.state import read_state
 
 pytestmark = pytest.mark.display
 
@@ -33,20 +33,6 @@ EXAMPLE = ROOT / "examples" / "form"
 SCREEN = (1280, 800)  # the xdisplay fixture's Xvfb
 WHAT = re.compile(r"^Locate (.*) in this screenshot\. Answer with its bounding box", re.DOTALL)
 QUOTED = re.compile(r"'([^']*)'|\"([^\"]*)\"")
-
-
-def read_state(path: Path, pred=lambda s: True, timeout: float = 10.0) -> dict:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            s = json.loads(path.read_text())
-            if pred(s):
-                return s
-        except (FileNotFoundError, json.JSONDecodeError):
-            s = None
-        if time.monotonic() > deadline:
-            raise AssertionError(f"app state never matched; last: {s}")
-        time.sleep(0.05)
 
 
 def request_parts(body: dict) -> tuple[Image.Image | None, str]:

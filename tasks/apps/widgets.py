@@ -11,15 +11,12 @@ check the window's state, not the agent's claim.
 from __future__ import annotations
 
 import argparse
-import json
 import subprocess
 import sys
-import time
 import tkinter as tk
-from collections.abc import Callable
 from pathlib import Path
 
-from tasks.apps.state import write_state
+from tasks.apps.state import read_state, write_state
 
 TITLE = "desk-agent widgets"
 
@@ -71,22 +68,6 @@ class WidgetsApp:
                         "checkbox": self.box(self.check)},
         }
         write_state(self.state_path, state)
-
-
-def read_state(path: Path, pred: Callable[[dict], bool] = lambda s: True, timeout: float = 10.0) -> dict:
-    """The app's latest state once ``pred`` holds; raises ``TimeoutError`` with the last state seen."""
-    deadline = time.monotonic() + timeout
-    last: dict = {}
-    while True:
-        try:
-            last = json.loads(Path(path).read_text())
-            if pred(last):
-                return last
-        except (FileNotFoundError, json.JSONDecodeError):
-            pass
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"widgets app state never matched within {timeout:g} s; last: {last}")
-        time.sleep(0.03)
 
 
 def launch(state: Path, geometry: str = "480x240+200+150", **popen) -> tuple[subprocess.Popen, dict]:
