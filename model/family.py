@@ -379,3 +379,22 @@ def guarded_parse(parse_raw, completion: Completion, image_map: ImageMap, hint: 
         raise
     except Exception as e:
         raise ParseError(f"Your output could not be read. {hint}", raw, internal=e) from e
+
+
+def key_action(keys: str) -> Action:
+    """A key combination as the models write it ("ctrl+c", "ctrl c", "enter"): one key is a press."""
+    from actions.keys import parse_combo
+    from actions.space import Hotkey, KeyPress
+
+    combo = parse_combo(unescape(keys))
+    return KeyPress(combo[0]) if len(combo) == 1 else Hotkey(combo)
+
+
+def type_action(content: str | None, raw: str) -> Action:
+    """``type(content='...')`` in both families: escapes undone, empty content is the model's error."""
+    from actions.space import TypeText
+
+    if not content:
+        raise ParseError("type needs non-empty content='...'; escape a quote as \\' and a new "
+                         "line as \\n.", raw)
+    return TypeText(unescape(content))

@@ -35,11 +35,10 @@ from collections.abc import Sequence
 
 from actions.coords import ImageMap
 from actions.errors import ActionValidationError
-from actions.keys import parse_combo
 from actions.space import (Action, Click, Done, Drag, Fail, Hotkey, KeyPress, MoveTo, Scroll, TypeText,
                            Wait)
 from model.base import Completion, ImagePart, Message, TextPart
-from model.family import (Call, HistoryEntry, ParsedStep, ParseError, check_size, escape, find_boxes, guarded_parse,
+from model.family import (Call, HistoryEntry, ParsedStep, ParseError, check_size, escape, find_boxes, guarded_parse, key_action, type_action,
                           find_calls, half_size, read_int, read_point, same_action, split_think,
                           strip_box_tokens, unescape)
 
@@ -291,14 +290,9 @@ class Glm45vFamily:
                 keys = arg("keys", 0)
                 if not keys:
                     raise ParseError(f"key needs keys='...', e.g. key(keys='ctrl+c'). {FORMAT_HINT}", raw)
-                combo = parse_combo(unescape(keys))
-                return KeyPress(combo[0]) if len(combo) == 1 else Hotkey(combo)
+                return key_action(keys)
             if name == "type":
-                content = arg("content", 0)
-                if not content:
-                    raise ParseError("type needs non-empty content='...'; escape a quote as \\' and a new "
-                                     "line as \\n.", raw)
-                return TypeText(unescape(content))
+                return type_action(arg("content", 0), raw)
             if name == "scroll":
                 d = (arg("direction", 1) or "").strip().lower()
                 if d not in ("up", "down", "left", "right"):
