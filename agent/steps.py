@@ -23,7 +23,7 @@ from actions.coords import ImageMap, Rect
 from actions.errors import SafetyStop
 from actions.executor import ActionResult, Executor
 from actions.space import Action, TypeText
-from agent.redact import SecretMasker
+from agent.screen.redact import SecretMasker
 from agent.screen import Frame, Screen, downscale, encode, wait_settled
 from agent.trajectory import TrajectoryWriter
 

@@ -5,7 +5,7 @@ import subprocess
 
 import pytest
 
-import agent.desktop as desktop_mod
+import agent.desktop.xvfb as desktop_mod
 from agent.desktop import DesktopError, VirtualDesktop, parse_size
 
 needs_xvfb = pytest.mark.skipif(desktop_mod.shutil.which("Xvfb") is None, reason="Xvfb not installed")

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from agent.calibration import TITLE, find_targets, layout_targets, parse_geometry, parse_grid
-from agent.doctor import CHECKS, Check, exit_code, render, run_checks
+from agent.desktop.calibration import TITLE, find_targets, layout_targets, parse_geometry, parse_grid
+from agent.desktop.doctor import CHECKS, Check, exit_code, render, run_checks
 from tests.conftest import find_window
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -98,7 +98,7 @@ def test_doctor_on_xvfb_all_pass_and_calibration_is_exact(xdisplay):
 def test_calibration_catches_clicks_that_land_off_target(xdisplay, screen):
     """A backend whose clicks land 5 px right and 3 px down (what a wrong scale does) must fail."""
     from actions.backends import PyAutoGUIBackend
-    from agent.calibration import measure
+    from agent.desktop.calibration import measure
 
     class Skewed(PyAutoGUIBackend):
         def move(self, x: int, y: int) -> None:
@@ -113,7 +113,7 @@ def test_calibration_catches_clicks_that_land_off_target(xdisplay, screen):
 @pytest.mark.display
 def test_calibration_window_file_format(spawn_window, xdisplay, screen, tmp_path):
     out = tmp_path / "cal.json"
-    proc = spawn_window([sys.executable, "-m", "agent.calibration", "--out", str(out), "--targets", "2x2",
+    proc = spawn_window([sys.executable, "-m", "agent.desktop.calibration", "--out", str(out), "--targets", "2x2",
                          "--geometry", "600x400+100+50", "--timeout", "20"], title=TITLE)
     state = read_until(out, lambda s: s["ready"])
     assert state["clicks"] == [] and state["geometry"] == [600, 400, 100, 50]
@@ -149,7 +149,7 @@ def test_calibration_window_file_format(spawn_window, xdisplay, screen, tmp_path
 @pytest.mark.display
 def test_calibration_window_closes_itself_after_timeout(xdisplay, tmp_path):
     out = tmp_path / "cal.json"
-    proc = subprocess.Popen([sys.executable, "-m", "agent.calibration", "--out", str(out), "--timeout", "0.5"],
+    proc = subprocess.Popen([sys.executable, "-m", "agent.desktop.calibration", "--out", str(out), "--timeout", "0.5"],
                             env=xdisplay.env, cwd=ROOT)
     try:
         assert proc.wait(timeout=10) == 0
@@ -163,7 +163,7 @@ def test_calibration_window_closes_itself_after_timeout(xdisplay, tmp_path):
 
 _NO_DISPLAY_SCRIPT = """
 import json, os, sys, time
-from agent.doctor import exit_code, run_checks
+from agent.desktop.doctor import exit_code, run_checks
 out = {}
 t = time.monotonic()
 checks = run_checks(display=":987", calibrate=True)
@@ -203,7 +203,7 @@ def test_xft_dpi_is_reported_as_hidpi(xdisplay):
     from Xlib import Xatom
     from Xlib import display as xlib_display
 
-    from agent.doctor import Context, check_scale, xft_dpi
+    from agent.desktop.doctor import Context, check_scale, xft_dpi
 
     d = xlib_display.Display(xdisplay.display)
     root = d.screen().root
@@ -232,7 +232,7 @@ def test_calibration_through_a_2x_retina_style_capture(xdisplay, screen):
     from PIL import Image
 
     from actions.backends import PyAutoGUIBackend
-    from agent.calibration import measure
+    from agent.desktop.calibration import measure
     from agent.screen import Frame, Monitor
 
     class Retina:

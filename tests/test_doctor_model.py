@@ -1,6 +1,6 @@
 """The doctor's model endpoint check against a local OpenAI-compatible server."""
 
-from agent.doctor_model import model_endpoint
+from agent.desktop.doctor_model import model_endpoint
 from tests.fake_openai import FakeOpenAI
 
 

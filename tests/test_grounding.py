@@ -6,8 +6,8 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont
 
 from actions.coords import ImageMap, Rect
-from agent.fill_results import Ledger, RowResult
-from agent.fill_script import MissingValue, as_bool, parse_script, substitute
+from agent.fill.results import Ledger, RowResult
+from agent.fill.script import MissingValue, as_bool, parse_script, substitute
 from model.base import ScriptedModel
 from model.ground_template import TemplateGrounder
 from model.ground_text import OcrGrounder, text_score

@@ -7,8 +7,8 @@ import pytest
 from PIL import Image, ImageDraw
 
 from actions.space import Click, Drag, Hotkey, KeyPress, Scroll, TypeText
-from agent.anchors import TemplateGrounder, anchor_point, crop_around
-from agent.record_merge import RawEvent, StepMerger
+from agent.record.anchors import TemplateGrounder, anchor_point, crop_around
+from agent.record.merge import RawEvent, StepMerger
 from agent.trajectory import TrajectoryWriter
 from model.grounding import AmbiguousMatch, ElementNotFound, Query, Shot
 
@@ -147,7 +147,7 @@ def _recording(tmp_path, monkeypatch):
 
 
 def test_export_writes_a_valid_fill_script_with_vars(tmp_path, monkeypatch):
-    from agent.export import export_yaml
+    from agent.record.export import export_yaml
 
     rec = _recording(tmp_path, monkeypatch)
     text, notes, variables = export_yaml(rec, tmp_path / "out" / "s.yaml", use_vars=True)
@@ -185,7 +185,7 @@ def _dropdown_recording(tmp_path, list_stays: bool):
 
 
 def test_export_turns_a_list_opened_and_chosen_from_into_select(tmp_path):
-    from agent.export import export_yaml
+    from agent.record.export import export_yaml
 
     rec = _dropdown_recording(tmp_path, False)
     text, _, variables = export_yaml(rec, tmp_path / "s.yaml", use_vars=True)
@@ -199,7 +199,7 @@ def test_export_turns_a_list_opened_and_chosen_from_into_select(tmp_path):
 
 
 def test_report_is_self_contained_and_masks_secrets(tmp_path, monkeypatch):
-    from agent.report import write_report
+    from agent.trajectory.report import write_report
 
     rec = _recording(tmp_path, monkeypatch)
     path = write_report(rec)

@@ -2,7 +2,7 @@
 
 from PIL import Image, ImageDraw
 
-from agent.redact import SecretMasker
+from agent.screen.redact import SecretMasker
 
 
 def field(text: str = "", caret: bool = False) -> Image.Image:

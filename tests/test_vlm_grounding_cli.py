@@ -170,7 +170,7 @@ def test_replay_falls_back_to_glm45v_when_the_crop_no_longer_matches(xdisplay, s
     s = read_state(st, lambda s: s["widgets"]["button"][2] > 1)
     bx, by, bw, bh = s["widgets"]["button"]
     point = (bx + bw // 2, by + bh // 2)
-    # a recording of one click on "Click me", as agent.recorder writes it (OCR anchor text included) —
+    # a recording of one click on "Click me", as agent.record.recorder writes it (OCR anchor text included) —
     # but its crop and screenshot no longer look like the target: the template match must fail
     with Screen(xdisplay.display) as screen:
         frame = screen.capture()

@@ -1,5 +1,5 @@
 """``agent record``, ``agent replay``, ``agent report``, ``agent export``: thin commands over
-``agent.recorder``, ``agent.replay``, ``agent.report`` and ``agent.export``.
+``agent.record.recorder``, ``agent.record.replay``, ``agent.trajectory.report`` and ``agent.record.export``.
 
 Exit codes as elsewhere: 0 ok, 1 a step failed (replay stopped with a report and a screenshot),
 2 bad input (nothing was touched), 3 a safety stop.
@@ -17,9 +17,9 @@ import typer
 from actions import secrets
 from actions.errors import SafetyStop
 from actions.killswitch import DEFAULT_HOTKEY
-from agent.cli import (ApiKeyOpt, KillOpt, ModelNameOpt, ModelUrlOpt, NoKillOpt, RiskyOpt, YesOpt, _executor, _fail,
-                       _start_virtual, app, console, err)
-from agent.recorder import DEFAULT_SECRET, DEFAULT_STOP
+from agent.cli.common import (ApiKeyOpt, KillOpt, ModelNameOpt, ModelUrlOpt, NoKillOpt, RiskyOpt, YesOpt, build_executor, fail,
+                       start_virtual, app, console, err)
+from agent.record.recorder import DEFAULT_SECRET, DEFAULT_STOP
 
 
 def ocr_lines():
@@ -60,7 +60,7 @@ def _fallback_grounders(use_ocr: bool, model_flags: dict | None = None) -> list:
             err.print(f"[dim]VLM fallback grounder: {settings.describe()}[/]")
     except Exception as e:  # noqa: BLE001 - no model configured or reachable: offline anchors only
         if any(v is not None for v in (model_flags or {}).values()):
-            raise _fail(f"the VLM fallback grounder cannot be set up: {e}")
+            raise fail(f"the VLM fallback grounder cannot be set up: {e}")
         err.print(f"[dim]no VLM fallback: {e}[/]")
     return out
 
@@ -85,7 +85,7 @@ def record(
     virtual: Annotated[bool, typer.Option("--virtual", help="Record on a fresh virtual desktop.")] = False,
 ) -> None:
     """Record your mouse and keyboard as replayable steps (with screenshots) until the stop hotkey."""
-    from agent.recorder import Recorder, RecordError, env_name
+    from agent.record.recorder import Recorder, RecordError, env_name
     from agent.screen import Screen
     from agent.trajectory import TrajectoryError
 
@@ -95,16 +95,16 @@ def record(
         fields[label.strip()] = (name.strip() or env_name(label))
     reader = ocr_lines() if ocr or fields else None
     if fields and reader is None:
-        raise _fail("--secret FIELD needs the OCR engine (pip install rapidocr-onnxruntime); "
+        raise fail("--secret FIELD needs the OCR engine (pip install rapidocr-onnxruntime); "
                     "or mark secret typing with the secret hotkey")
     with ExitStack() as stack:
         if virtual:
-            _start_virtual(stack, "1280x800")
+            start_virtual(stack, "1280x800")
         try:
             screen = stack.enter_context(Screen())
             screen.size()
         except RuntimeError as e:
-            raise _fail(f"{e}. Try --virtual or `agent doctor`.")
+            raise fail(f"{e}. Try --virtual or `agent doctor`.")
 
         def show(i: int, step: dict) -> None:
             a = step["action"]
@@ -118,13 +118,13 @@ def record(
             rec = Recorder(out, screen=screen, stop_hotkey=stop_hotkey, secret_hotkey=secret_hotkey or None,
                            secret_fields={label: name for label, name in fields.items()}, ocr=reader, on_step=show)
         except RecordError as e:
-            raise _fail(str(e))
+            raise fail(str(e))
         _sigterm_to_interrupt()
         try:
             n = rec.run(ready=lambda: console.print(
                 f"recording to {out} · stop: {stop_hotkey} · secret typing: {secret_hotkey}", highlight=False))
         except (RecordError, TrajectoryError) as e:
-            raise _fail(str(e))
+            raise fail(str(e))
     console.print(f"recorded {n} steps → {out}  (replay: agent replay {out})", highlight=False)
 
 
@@ -133,7 +133,7 @@ def _parse_vars(items: list[str] | None) -> dict[str, str]:
     for item in items or []:
         name, sep, value = item.partition("=")
         if not sep or not name.strip():
-            raise _fail(f"--var wants NAME=VALUE, got {item!r}")
+            raise fail(f"--var wants NAME=VALUE, got {item!r}")
         out[name.strip()] = value
     return out
 
@@ -163,7 +163,7 @@ def replay(
     check the screen changed; stop with a report and a screenshot at the first step that fails."""
     import sys
 
-    from agent.replay import ReplayOptions, Replayer, default_out, missing_secrets, variables_in
+    from agent.record.replay import ReplayOptions, Replayer, default_out, missing_secrets, variables_in
     from agent.screen import Screen
     from agent.steps import StepRunner
     from agent.trajectory import TrajectoryError, TrajectoryWriter, read_trajectory
@@ -171,26 +171,26 @@ def replay(
     try:
         rec = read_trajectory(folder)
     except TrajectoryError as e:
-        raise _fail(str(e))
+        raise fail(str(e))
     if not rec.steps:
-        raise _fail(f"{folder} holds no complete step")
+        raise fail(f"{folder} holds no complete step")
     for p in rec.problems:
         err.print(f"[yellow]note:[/] {p}")
     variables = _parse_vars(var)
     known = variables_in(rec)
     unknown = [v for v in variables if v not in known]
     if unknown:
-        raise _fail(f"--var {', '.join(unknown)}: the recording has no such typed value; it has: "
+        raise fail(f"--var {', '.join(unknown)}: the recording has no such typed value; it has: "
                     f"{', '.join(known) or 'none'}")
     if not 0 <= start < len(rec.steps):
-        raise _fail(f"--from {start}: the recording has steps 0..{len(rec.steps) - 1}")
+        raise fail(f"--from {start}: the recording has steps 0..{len(rec.steps) - 1}")
     if not dry_run and (missing := missing_secrets(rec, start)):
-        raise _fail(f"set the secret(s) {', '.join(missing)} in the environment first "
+        raise fail(f"set the secret(s) {', '.join(missing)} in the environment first "
                     f"(e.g. read -s {missing[0]}; export {missing[0]})")
     confirm = None
     if step:
         if not sys.stdin.isatty():
-            raise _fail("--step needs a terminal to confirm each step")
+            raise fail("--step needs a terminal to confirm each step")
         from rich.prompt import Confirm
 
         def confirm(i: int, what: str) -> bool:
@@ -201,7 +201,7 @@ def replay(
     code = 0
     with ExitStack() as stack:
         if virtual:
-            _start_virtual(stack, "1280x800")
+            start_virtual(stack, "1280x800")
         try:
             screen = stack.enter_context(Screen())
             w, h = screen.size()
@@ -209,12 +209,12 @@ def replay(
                 "replay_of": str(folder), "screen": [w, h], "from": start, "speed": speed,
                 "variables": sorted(variables)})
         except TrajectoryError as e:
-            raise _fail(str(e))
+            raise fail(str(e))
         except RuntimeError as e:
-            raise _fail(f"{e}. Try --virtual or `agent doctor`.")
+            raise fail(f"{e}. Try --virtual or `agent doctor`.")
         runner = None
         if not dry_run:
-            ex = _executor(dry_run=False, yes=yes, max_steps=len(rec.steps) + 5, max_seconds=max_seconds,
+            ex = build_executor(dry_run=False, yes=yes, max_steps=len(rec.steps) + 5, max_seconds=max_seconds,
                            risky_words=risky_words, kill_hotkey=kill_hotkey, no_kill_hotkey=no_kill_hotkey,
                            stack=stack)
             runner = StepRunner(ex, screen, writer, model_size=None)
@@ -253,13 +253,13 @@ def report(
 ) -> None:
     """Write one self-contained HTML report: steps, screenshots with click markers, thoughts, timings,
     errors and safety stops; secrets masked."""
-    from agent.report import write_report
+    from agent.trajectory.report import write_report
     from agent.trajectory import TrajectoryError
 
     try:
         path = write_report(folder, out)
     except (TrajectoryError, OSError) as e:
-        raise _fail(str(e))
+        raise fail(str(e))
     console.print(f"report: {path}", highlight=False)
 
 
@@ -274,15 +274,15 @@ def export(
     """Turn a recording into an `agent fill` script (click / type / select / press / hotkey / scroll / wait_for)."""
     import csv
 
-    from agent.export import export_yaml
+    from agent.record.export import export_yaml
     from agent.trajectory import TrajectoryError
 
     if format != "yaml":
-        raise _fail(f"--format {format!r}: only yaml is supported")
+        raise fail(f"--format {format!r}: only yaml is supported")
     try:
         text, notes, variables = export_yaml(folder, out, use_vars=vars)
     except (TrajectoryError, ValueError) as e:
-        raise _fail(str(e))
+        raise fail(str(e))
     for n in notes:
         err.print(f"[yellow]note:[/] {n}")
     if out is None:

@@ -6,7 +6,7 @@ downscaled screenshots are where peer agents click wrong). The proof needs groun
 agent does not produce itself, so a plain Tk app draws targets at known positions and records, in
 its own words, where each click really landed (``event.x_root``/``event.y_root`` from the X server).
 
-    python -m agent.calibration --out /tmp/cal.json [--targets 3x3] [--geometry WxH+X+Y] [--timeout 60]
+    python -m agent.desktop.calibration --out /tmp/cal.json [--targets 3x3] [--geometry WxH+X+Y] [--timeout 60]
 
 The window is borderless (``overrideredirect``: no decoration shifts the canvas) and covers the
 geometry (default: the whole screen) in white. Each target is a ``TARGET_SIZE`` square (odd, so its
@@ -303,11 +303,11 @@ def measure(backend, screen, *, display: str | None = None, grid: tuple[int, int
     scale = mon.width / iw
     area = Rect(mon.left / scale, mon.top / scale, mon.width / scale, mon.height / scale)
     env = dict(os.environ, **({"DISPLAY": display} if display else {}))
-    root = str(Path(__file__).resolve().parent.parent)  # so `-m agent.calibration` works from a checkout
+    root = str(Path(__file__).resolve().parents[2])  # so `-m agent.desktop.calibration` works from a checkout
     env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
     with tempfile.TemporaryDirectory(prefix="desk-agent-cal-") as tmp, tempfile.TemporaryFile() as err:
         out = os.path.join(tmp, "calibration.json")
-        proc = subprocess.Popen([sys.executable, "-m", "agent.calibration", "--out", out,
+        proc = subprocess.Popen([sys.executable, "-m", "agent.desktop.calibration", "--out", out,
                                  "--targets", f"{grid[0]}x{grid[1]}", "--timeout", "30"],
                                 env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err)
         read = lambda: read_json(out)  # noqa: E731

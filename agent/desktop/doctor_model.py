@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from agent.doctor import Check, register_check
+from agent.desktop.doctor import Check, register_check
 from model.base import ModelError
 from model.config import load_settings
 

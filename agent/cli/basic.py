@@ -1,9 +1,4 @@
-"""The ``agent`` command line (typer + rich).
-
-This module alone may import every package of the project; the packages never import it.
-Commands are thin: they parse options, build the collaborators (desktop, screen, executor,
-trajectory) and hand them to the module that does the work.
-"""
+"""The small commands: ``version``, ``desktop``, ``doctor``, ``do``, ``screenshot``, ``verify``, ``demo``."""
 
 from __future__ import annotations
 
@@ -15,46 +10,13 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from actions import secrets
 from actions.errors import SafetyStop
 from actions.killswitch import DEFAULT_HOTKEY
-
-app = typer.Typer(
-    name="agent",
-    help="desk-agent: a desktop GUI agent with a safe executor, driven by a local GLM-4.5V.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
-console = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
-
-
-def main() -> None:
-    app()
-
-
-# shared options ------------------------------------------------------------------------------
-YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Approve every risky action without asking.")]
-MaxStepsOpt = Annotated[int, typer.Option(help="Stop after this many actions.")]
-MaxSecondsOpt = Annotated[float, typer.Option(help="Stop after this many seconds of wall-clock time.")]
-RiskyOpt = Annotated[Optional[str], typer.Option(
-    help="Comma-separated risky words that need confirmation "
-         "(default: pay,buy,purchase,order,delete,remove,send,submit,transfer).")]
-KillOpt = Annotated[str, typer.Option(help="Global hotkey that stops all input at once (pynput syntax).")]
-NoKillOpt = Annotated[bool, typer.Option("--no-kill-hotkey", help="Run without the kill hotkey listener.")]
-ModelUrlOpt = Annotated[Optional[str], typer.Option(
-    help="OpenAI-compatible base URL serving GLM-4.5V (vLLM/SGLang), env AGENT_MODEL_URL.")]
-ModelNameOpt = Annotated[Optional[str], typer.Option("--model", help="Served model name, env AGENT_MODEL (default glm-4.5v).")]
-ApiKeyOpt = Annotated[Optional[str], typer.Option(help="API key of the model server, env AGENT_API_KEY.")]
-
-
-def _fail(message: str, code: int = 2) -> "typer.Exit":
-    err.print(f"[bold red]error:[/] {secrets.mask(message)}")
-    return typer.Exit(code)
+from agent.cli.common import (KillOpt, MaxSecondsOpt, MaxStepsOpt, ModelNameOpt, ModelUrlOpt, NoKillOpt, RiskyOpt,
+                              YesOpt, app, build_executor, console, err, fail, start_virtual)
 
 
 @app.command()
@@ -79,7 +41,7 @@ def desktop(
     try:
         dims = parse_size(size)
     except ValueError as e:
-        raise _fail(str(e))
+        raise fail(str(e))
     raise typer.Exit(serve_forever(dims, window_manager=wm, print_fn=console.print))
 
 
@@ -90,57 +52,19 @@ def doctor(
     as_json: Annotated[bool, typer.Option("--json", help="Print the checks as JSON.")] = False,
 ) -> None:
     """Check the set-up: display, screen size and scale, monitors, input permission, click accuracy."""
-    import agent.doctor_model  # noqa: F401 - registers the model endpoint check
-    from agent.doctor import exit_code, render, run_checks
+    import agent.desktop.doctor_model  # noqa: F401 - registers the model endpoint check
+    from agent.desktop.doctor import exit_code, render, run_checks
 
     with ExitStack() as stack:
         display = os.environ.get("DISPLAY")
         if virtual:
-            display = _start_virtual(stack, "1280x800")
+            display = start_virtual(stack, "1280x800")
         checks = run_checks(display=display, calibrate=calibrate)
     if as_json:
         console.print_json(json.dumps([c.__dict__ for c in checks]))
     else:
         render(checks, console)
     raise typer.Exit(exit_code(checks))
-
-
-def _start_virtual(stack: ExitStack, size: str) -> str:
-    """Start Xvfb for this command only and point DISPLAY (and so pyautogui, mss, pynput) at it."""
-    from agent.desktop import DesktopError, VirtualDesktop, parse_size
-
-    try:
-        desk = stack.enter_context(VirtualDesktop(parse_size(size)))
-    except (DesktopError, ValueError) as e:
-        raise _fail(str(e))
-    os.environ["DISPLAY"] = desk.display
-    return desk.display
-
-
-def _executor(*, dry_run: bool, yes: bool, max_steps: int, max_seconds: float, risky_words: str | None,
-              kill_hotkey: str, no_kill_hotkey: bool, stack: ExitStack):
-    from actions.backends import DryRunBackend, PyAutoGUIBackend
-    from actions.errors import ActionError
-    from actions.executor import Executor
-    from actions.killswitch import KillSwitch, StopFlag
-    from actions.safety import SafetyPolicy, TerminalConfirmer, word_list
-
-    policy = SafetyPolicy(max_steps=max_steps, max_seconds=max_seconds, risky_words=word_list(risky_words))
-    stop = StopFlag()
-    if dry_run:
-        backend = DryRunBackend()
-    else:
-        try:
-            backend = PyAutoGUIBackend()
-        except ActionError as e:
-            raise _fail(str(e))
-        if not no_kill_hotkey:
-            try:
-                stack.enter_context(KillSwitch(stop, kill_hotkey))
-            except (RuntimeError, ValueError) as e:
-                raise _fail(f"{e}. Pass --no-kill-hotkey to run without it (not recommended).")
-            err.print(f"[dim]kill hotkey: {kill_hotkey} · fail-safe: move the mouse to a screen corner[/]")
-    return Executor(backend, policy, confirmer=TerminalConfirmer(assume_yes=yes), stop=stop)
 
 
 def _load_actions(args: list[str], file: Path | None):
@@ -153,13 +77,13 @@ def _load_actions(args: list[str], file: Path | None):
         raw += [(f"{file}:{n}", line) for n, line in enumerate(text.splitlines(), 1)
                 if line.strip() and not line.lstrip().startswith("#")]
     if not raw:
-        raise _fail("no actions given: pass JSON actions as arguments or --file actions.jsonl")
+        raise fail("no actions given: pass JSON actions as arguments or --file actions.jsonl")
     out = []
     for where, text in raw:
         try:
             out.append(action_from_json(text))
         except ActionValidationError as e:
-            raise _fail(f"{where}: {e}")
+            raise fail(f"{where}: {e}")
     return out
 
 
@@ -187,8 +111,8 @@ def do(
     code = 0
     with ExitStack() as stack:
         if virtual:
-            _start_virtual(stack, "1280x800")
-        ex = _executor(dry_run=dry_run, yes=yes, max_steps=max_steps, max_seconds=max_seconds,
+            start_virtual(stack, "1280x800")
+        ex = build_executor(dry_run=dry_run, yes=yes, max_steps=max_steps, max_seconds=max_seconds,
                        risky_words=risky_words, kill_hotkey=kill_hotkey, no_kill_hotkey=no_kill_hotkey,
                        stack=stack)
         screen = None if dry_run or out is None else stack.enter_context(Screen())
@@ -197,7 +121,7 @@ def do(
             try:
                 writer = TrajectoryWriter(out, kind="do", meta={"dry_run": dry_run})
             except TrajectoryError as e:
-                raise _fail(str(e))
+                raise fail(str(e))
         runner = StepRunner(ex, screen, writer)
         status = {"ok": True}
         try:
@@ -233,13 +157,13 @@ def screenshot(
         reg = Region(*[int(v) for v in region.split(",")]) if region else None
         limit = parse_size(max_size) if max_size else None
     except (ValueError, TypeError) as e:
-        raise _fail(f"bad --region or --max-size: {e}")
+        raise fail(f"bad --region or --max-size: {e}")
     fmt = "jpeg" if path.suffix.lower() in (".jpg", ".jpeg") else "png"
     try:
         with Screen() as s:
             frame = s.capture(monitor, reg)
     except Exception as e:  # no display, bad monitor index
-        raise _fail(f"cannot capture the screen: {e}")
+        raise fail(f"cannot capture the screen: {e}")
     img = downscale(frame.image, limit)[0] if limit else frame.image
     path.write_bytes(encode(img, fmt))
     console.print(f"{path} {img.width}x{img.height} (screen area {frame.width}x{frame.height}+{frame.left}+{frame.top})")
@@ -254,7 +178,7 @@ def verify(folder: Annotated[Path, typer.Argument(help="A trajectory folder.")])
     try:
         t = read_trajectory(folder)
     except TrajectoryError as e:
-        raise _fail(str(e))
+        raise fail(str(e))
     problems = list(t.problems) + [p for p in verify_files(folder) if p not in t.problems]
     table = Table(title=f"{folder} ({t.meta.get('kind', '?')})")
     for col in ("#", "action", "ok", "ms"):
@@ -284,21 +208,5 @@ def demo(
     from tasks.demo import run_demo
 
     with ExitStack() as stack:
-        _start_virtual(stack, size)
+        start_virtual(stack, size)
         raise typer.Exit(run_demo(out, console, model_url=model_url, model=model, yes=yes))
-
-
-def _load_command_modules() -> None:
-    """Commands of larger features live in their own ``agent/cli_*.py`` modules, which add themselves
-    to ``app`` when imported (``agent fill``, ``agent record`` / ``replay`` / ``report``, ``agent eval``)."""
-    import importlib
-    import pkgutil
-
-    import agent
-
-    for info in pkgutil.iter_modules(agent.__path__):
-        if info.name.startswith("cli_"):
-            importlib.import_module(f"agent.{info.name}")
-
-
-_load_command_modules()

@@ -14,7 +14,7 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from agent.cli import ModelNameOpt, ModelUrlOpt, app, console, err
+from agent.cli.common import ModelNameOpt, ModelUrlOpt, app, console, err
 
 
 @app.command("eval")

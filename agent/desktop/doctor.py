@@ -5,7 +5,7 @@ are set-up problems (no display, no XTEST, capture and input disagreeing on the 
 check is a small function returning one :class:`Check` whose detail says what to do; the last, the
 click calibration, *proves* that a point found in a screenshot and mapped through
 ``actions.coords.ImageMap`` (also through a downscale, as a model sees it) is where the mouse
-clicks, judged by ground truth from a separate window (``agent.calibration``).
+clicks, judged by ground truth from a separate window (``agent.desktop.calibration``).
 
 Checks are registered with :func:`register_check`, in order; later issues add theirs (model
 endpoint, OCR) the same way. A check that needs the display is skipped when the display check
@@ -359,7 +359,7 @@ def check_calibration(ctx: Context) -> Check:
     """Click targets found in a screenshot and compare with where the calibration window saw them."""
     if not ctx.calibrate:
         return Check("", "skip", "not run (calibration turned off)")
-    from agent.calibration import CalibrationError, measure
+    from agent.desktop.calibration import CalibrationError, measure
 
     t0 = time.monotonic()
     backend = ctx.backend()

@@ -25,9 +25,9 @@ import typer
 from actions import secrets
 from actions.errors import SafetyStop
 from actions.killswitch import DEFAULT_HOTKEY
-from agent.cli import (ApiKeyOpt, KillOpt, MaxSecondsOpt, MaxStepsOpt, ModelNameOpt, ModelUrlOpt, NoKillOpt, RiskyOpt,
-                       YesOpt, _executor, _fail,
-                       _start_virtual, app, console, err)
+from agent.cli.common import (ApiKeyOpt, KillOpt, MaxSecondsOpt, MaxStepsOpt, ModelNameOpt, ModelUrlOpt, NoKillOpt, RiskyOpt,
+                       YesOpt, build_executor, fail,
+                       start_virtual, app, console, err)
 
 
 def _start_sample(stack: ExitStack, out: Path, runner) -> Path:
@@ -48,13 +48,13 @@ def _start_sample(stack: ExitStack, out: Path, runner) -> Path:
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise _fail(f"the sample app exited: {proc.stderr.read().decode()[-400:]}", 1)
+            raise fail(f"the sample app exited: {proc.stderr.read().decode()[-400:]}", 1)
         try:
             runner.grounder.locate(runner.shot(fresh=True), Query(text="Contact details", role="text"))
             return db
         except Exception:  # noqa: BLE001 - not on screen yet
             time.sleep(0.2)
-    raise _fail(f"the sample app ({TITLE}) did not appear within 20 s", 1)
+    raise fail(f"the sample app ({TITLE}) did not appear within 20 s", 1)
 
 
 @app.command()
@@ -83,9 +83,9 @@ def fill(
     no_kill_hotkey: NoKillOpt = False,
 ) -> None:
     """Fill forms from CSV rows with a YAML script; elements are found on screen by what they show."""
-    from agent.fill import FillRunner, StepFailed
-    from agent.fill_results import DataError, Ledger, load_rows
-    from agent.fill_script import ScriptError, load_script
+    from agent.fill.runner import FillRunner, StepFailed
+    from agent.fill.results import DataError, Ledger, load_rows
+    from agent.fill.script import ScriptError, load_script
     from agent.screen import Screen
     from agent.steps import SettleConfig, StepRunner
     from agent.trajectory import TrajectoryError, TrajectoryWriter
@@ -102,23 +102,23 @@ def fill(
             raise DataError("no data: pass --data ROWS.csv (or set 'data:' in the script)")
         rows = load_rows(data_path)
     except (ScriptError, DataError) as e:
-        raise _fail(str(e))
+        raise fail(str(e))
     cols = set(rows[0]) if rows else set()
     unknown = [v for v in script.variables() if rows and v not in cols]
     if unknown:
-        raise _fail(f"{script_path}: the steps use {', '.join('{' + u + '}' for u in unknown)} but {data_path} "
+        raise fail(f"{script_path}: the steps use {', '.join('{' + u + '}' for u in unknown)} but {data_path} "
                     f"has no such column (columns: {', '.join(sorted(cols))})")
     if app_name not in (None, "sample"):
-        raise _fail(f"unknown --app {app_name!r}: the bundled app is 'sample'")
+        raise fail(f"unknown --app {app_name!r}: the bundled app is 'sample'")
     if resume and out is None:
-        raise _fail("--resume needs --out, the folder of the run to continue")
+        raise fail("--resume needs --out, the folder of the run to continue")
     folder = out or Path("runs") / time.strftime("fill-%Y%m%d-%H%M%S")
     try:
         ledger = Ledger.load(folder) if resume else Ledger(folder)
     except DataError as e:
-        raise _fail(str(e))
+        raise fail(str(e))
     if not resume and ledger.json_path.exists():
-        raise _fail(f"{folder} already holds a fill run; pass --resume to continue it or pick a new --out")
+        raise fail(f"{folder} already holds a fill run; pass --resume to continue it or pick a new --out")
     llm = None
     try:
         settings = load_settings({"url": model_url, "name": model, "api_key": api_key})
@@ -126,7 +126,7 @@ def fill(
             llm = build_model(settings)
         ground = build_grounder(ocr, llm, grounder)
     except (ModelError, ValueError, OcrUnavailable) as e:
-        raise _fail(str(e))
+        raise fail(str(e))
     skip = ledger.done(retry_failed) if resume else set()
     todo = [(n, r) for n, r in enumerate(rows, start=1) if n not in skip][: limit or None]
     ledger.meta = {"script": str(script_path), "data": str(data_path), "rows": len(rows), "grounder": ground.name}
@@ -134,22 +134,22 @@ def fill(
     code = 0
     with ExitStack() as stack:
         if virtual:
-            _start_virtual(stack, size)
-        ex = _executor(dry_run=dry_run, yes=yes, max_steps=max_steps, max_seconds=max_seconds,
+            start_virtual(stack, size)
+        ex = build_executor(dry_run=dry_run, yes=yes, max_steps=max_steps, max_seconds=max_seconds,
                        risky_words=risky_words, kill_hotkey=kill_hotkey, no_kill_hotkey=no_kill_hotkey or dry_run,
                        stack=stack)
         try:
             screen = stack.enter_context(Screen())
             screen.size()
         except Exception as e:  # noqa: BLE001 - no display
-            raise _fail(f"cannot capture the screen: {e}. Try --virtual or `agent doctor`.")
+            raise fail(f"cannot capture the screen: {e}. Try --virtual or `agent doctor`.")
         writer = None
         if not dry_run:
             try:
                 writer = TrajectoryWriter(folder / "trajectory", kind="fill", append=resume, meta={
                     "script": str(script_path), "data": str(data_path), "rows": len(rows)})
             except TrajectoryError as e:
-                raise _fail(str(e))
+                raise fail(str(e))
         settle = SettleConfig(interval=0.03, stable_for=settle_ms / 1000, timeout=3.0)
         runner = StepRunner(ex, screen, writer, settle=settle)
         filler = FillRunner(script, runner, ground, out=folder)
@@ -180,7 +180,7 @@ def fill(
                     progress.console.print("[red]stopping[/] (on_error: stop); `--resume` continues after this row")
                     break
         except SafetyStop as e:
-            from agent.fill_results import RowResult
+            from agent.fill.results import RowResult
 
             if current is not None:
                 ledger.record(RowResult(current, "stopped", secrets.mask(str(e) or e.reason)))

@@ -4,7 +4,7 @@ Replaying the recorded coordinates is what makes peer tools brittle (a moved win
 resolution) and replaying at recorded speed or faster is what makes them flaky (a slow app). Here every
 step that points somewhere is found again first:
 
-1. **template match** of the recorded crop (``agent.anchors.TemplateGrounder``, several scales); a
+1. **template match** of the recorded crop (``agent.record.anchors.TemplateGrounder``, several scales); a
    crop that matches twice is retried larger, cut from the recorded screenshot;
 2. the **OCR text** anchor, when an OCR grounder is installed and the step has text;
 3. the **VLM** grounder, when a model is configured (whatever the caller passes as ``fallbacks``).
@@ -31,7 +31,7 @@ from PIL import Image, ImageDraw
 
 from actions import secrets
 from actions.space import Action, TypeText, action_from_json
-from agent.anchors import TemplateGrounder, anchor_point, crop_around, score_at
+from agent.record.anchors import TemplateGrounder, anchor_point, crop_around, score_at
 from agent.screen import Frame, Screen, encode, frames_differ, wait_settled
 from agent.steps import StepRunner
 from agent.trajectory import Trajectory, TrajectoryWriter

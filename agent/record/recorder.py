@@ -32,9 +32,9 @@ from PIL import Image
 
 from actions.errors import ActionValidationError
 from actions.keys import normalize_key
-from agent.anchors import crop_around, window_at
-from agent.record_merge import RawEvent, Semantic, StepMerger
-from agent.redact import SecretMasker
+from agent.record.anchors import crop_around, window_at
+from agent.record.merge import RawEvent, Semantic, StepMerger
+from agent.screen.redact import SecretMasker
 from agent.screen import Frame, Screen, encode, frames_differ
 from agent.trajectory import TrajectoryWriter
 

@@ -26,8 +26,8 @@ from PIL import Image, ImageDraw
 from actions import secrets
 from actions.coords import ImageMap, Rect
 from actions.space import Action, Click, Hotkey, KeyPress, Scroll, TypeText, Wait
-from agent.fill_results import RowResult
-from agent.fill_script import MissingValue, Script, Step, Target, as_bool, check_row, substitute
+from agent.fill.results import RowResult
+from agent.fill.script import MissingValue, Script, Step, Target, as_bool, check_row, substitute
 from agent.screen import encode
 from agent.steps import StepRunner
 from model.ground_text import checkbox_state

@@ -14,8 +14,8 @@ import typer
 
 from actions import secrets
 from actions.killswitch import DEFAULT_HOTKEY
-from agent.cli import (ApiKeyOpt, KillOpt, MaxSecondsOpt, MaxStepsOpt, ModelNameOpt, ModelUrlOpt, NoKillOpt,
-                       RiskyOpt, YesOpt, _executor, _fail, _start_virtual, app, console, err)
+from agent.cli.common import (ApiKeyOpt, KillOpt, MaxSecondsOpt, MaxStepsOpt, ModelNameOpt, ModelUrlOpt, NoKillOpt,
+                       RiskyOpt, YesOpt, build_executor, fail, start_virtual, app, console, err)
 
 
 @app.command()
@@ -54,7 +54,7 @@ def run(
         settings = load_settings({"url": model_url, "name": model, "api_key": api_key, "path": model_path,
                                   "family": model_family, "thinking": thinking})
     except ModelError as e:
-        raise _fail(str(e))
+        raise fail(str(e))
     if settings is None:
         err.print(NO_MODEL_HELP)
         raise typer.Exit(2)
@@ -63,13 +63,13 @@ def run(
         limit = parse_size(max_size)
         llm = build_model(settings)
     except (ValueError, ModelError) as e:
-        raise _fail(str(e))
+        raise fail(str(e))
     folder = out or Path("runs") / _time.strftime("run-%Y%m%d-%H%M%S")
     code = 1
     with ExitStack() as stack:
         if virtual:
-            _start_virtual(stack, "1280x800")
-        ex = _executor(dry_run=False, yes=yes, max_steps=max_steps, max_seconds=max_seconds,
+            start_virtual(stack, "1280x800")
+        ex = build_executor(dry_run=False, yes=yes, max_steps=max_steps, max_seconds=max_seconds,
                        risky_words=risky_words, kill_hotkey=kill_hotkey, no_kill_hotkey=no_kill_hotkey, stack=stack)
         try:
             screen = stack.enter_context(Screen())
@@ -77,9 +77,9 @@ def run(
             writer = TrajectoryWriter(folder, kind="run", meta={
                 "goal": goal, "model": settings.describe(), "screen": [w, h], "max_size": list(limit)})
         except TrajectoryError as e:
-            raise _fail(str(e))
+            raise fail(str(e))
         except Exception as e:  # no display
-            raise _fail(f"cannot capture the screen: {e}. Try --virtual or `agent doctor`.")
+            raise fail(f"cannot capture the screen: {e}. Try --virtual or `agent doctor`.")
         runner = StepRunner(ex, screen, writer, model_size=limit, image_format=image_format)
         console.print(f"[bold]goal:[/] {secrets.mask(goal)}\n[dim]model: {settings.describe()} · screen {w}x{h} "
                       f"→ {limit[0]}x{limit[1]} · trajectory {folder}[/]")
@@ -131,7 +131,7 @@ def serve(
     try:
         p = plan(engine=engine, model=weights, fp8=fp8, tp=tp, port=port, host=host, max_model_len=max_model_len)
     except ValueError as e:
-        raise _fail(str(e))
+        raise fail(str(e))
     for n in p.notes:
         console.print(f"[dim]# {n}[/]")
     console.print(p.command())
@@ -141,7 +141,7 @@ def serve(
     try:
         proc = start(p.argv, p.base_url, timeout=timeout, log=console.print)
     except LaunchError as e:
-        raise _fail(str(e), 1)
+        raise fail(str(e), 1)
     console.print(f"serving {p.served_name} at {p.base_url} — Ctrl-C to stop")
     try:
         raise typer.Exit(proc.wait())

@@ -13,7 +13,7 @@ and changed back after it (the list closed); the option is the text of the click
 
 Typed values (and chosen options) become ``{var}`` placeholders with ``vars=True`` (and a CSV header
 to start the data file from); secrets stay ``{{secret:NAME}}``. What a fill script cannot express (a
-drag) is kept as a comment so nothing is dropped silently. The format is the one ``agent.fill_script`` validates; the
+drag) is kept as a comment so nothing is dropped silently. The format is the one ``agent.fill.script`` validates; the
 export is checked against it when that module is importable.
 """
 
@@ -206,7 +206,7 @@ def build(t: Trajectory, script_dir: Path, *, use_vars: bool = False) -> tuple[l
 
 def export_yaml(folder: str | Path, out: str | Path | None = None, *,
                 use_vars: bool = False) -> tuple[str, list[str], dict[str, str]]:
-    """The fill script text (validated when ``agent.fill_script`` is importable), notes, and the
+    """The fill script text (validated when ``agent.fill.script`` is importable), notes, and the
     variables in order of use with their recorded values (the data file's header and first row)."""
     t = read_trajectory(folder)
     script_dir = (Path(out).parent if out else Path.cwd()).resolve()
@@ -226,7 +226,7 @@ def export_yaml(folder: str | Path, out: str | Path | None = None, *,
     text = "\n".join(header) + "\n" + yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=100)
     text = secrets.scrub_values(text)
     try:
-        from agent.fill_script import parse_script
+        from agent.fill.script import parse_script
     except ImportError:  # the fill engine is not installed alongside: skip the check
         return text, notes, variables
     parse_script(text, source=str(out or "export"), path=Path(out) if out else None)
