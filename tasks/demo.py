@@ -39,7 +39,7 @@ def _fresh_folder(out: Path) -> Path:
 def _report(folder: Path, title: str) -> Path:
     """The project's ``agent report`` page when present, else the minimal one from ``tasks``."""
     try:
-        from agent.report import write_report
+        from agent.trajectory.report import write_report
     except ImportError:
         from tasks.eval_report import trajectory_html
 

@@ -25,6 +25,19 @@ from agent.desktop import DesktopError, VirtualDesktop
 from agent.screen import Screen
 
 
+def require(module: str, reason: str):
+    """``pytest.importorskip`` that fails instead of skipping in CI (``CI`` set), where every optional
+    part is installed: a test that silently skips there proves nothing."""
+    if os.environ.get("CI"):
+        import importlib
+
+        try:
+            return importlib.import_module(module)
+        except ImportError as e:
+            pytest.fail(f"{reason} ({e})")
+    return pytest.importorskip(module, reason=reason)
+
+
 @pytest.fixture(scope="session")
 def xdisplay():
     if shutil.which("Xvfb") is None:

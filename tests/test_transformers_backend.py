@@ -15,11 +15,13 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import require
 from PIL import Image
 
-torch = pytest.importorskip("torch", reason="needs torch: pip install torch==2.13.0, then pip install -e '.[local]'")
-pytest.importorskip("transformers", reason="needs transformers: pip install -e '.[local]'")
-pytest.importorskip("transformers.models.glm4v_moe", reason="needs transformers>=4.56 (GLM-4.5V)")
+torch = require("torch", "needs torch: bash scripts/install.sh --local")
+require("transformers", "needs transformers: bash scripts/install.sh --local")
+require("transformers.models.glm4v_moe", "needs transformers>=4.56 (GLM-4.5V)")
 
 from model.base import GenerationConfig, ImagePart, Message, ModelError, TextPart  # noqa: E402
 from model.transformers_backend import GlmFallbackProcessor, TransformersBackend  # noqa: E402
