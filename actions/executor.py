@@ -6,7 +6,9 @@ Order of checks for each action (the first that fails wins):
 2. step and time caps → ``StepCapReached`` / ``TimeCapReached`` raised;
 3. bounds: every point must lie on a monitor → ``ActionResult(ok=False)`` (a model can correct a
    coordinate, so this is data, not an exception; never clamped);
-4. risky words → the confirmer; a *no* raises ``ConfirmationDenied`` (the run stops);
+4. the risky-action gate (``actions.gate``): the text on screen where the action lands (read now
+   by the ``probe``), the action's own text and the model's thought; a risky word → the confirmer;
+   a *no* raises ``ConfirmationDenied`` (the run stops);
 5. the input itself. Text is typed in chunks of ``policy.type_chunk`` characters with the stop flag,
    the fail-safe and the time cap checked between chunks, so the kill hotkey ends even a long text
    within milliseconds and no character is typed after it. Keys held by a hotkey or a drag are
@@ -24,6 +26,7 @@ from dataclasses import dataclass
 from actions import secrets
 from actions.backends import Backend
 from actions.coords import ScreenLayout, to_pixel
+from actions.gate import ScreenProbe, assess, collect, needs_screen
 from actions.errors import (
     ActionError,
     ConfirmationDenied,
@@ -32,7 +35,7 @@ from actions.errors import (
     TimeCapReached,
 )
 from actions.killswitch import StopFlag
-from actions.safety import Confirmer, SafetyPolicy, TerminalConfirmer, risky_reason
+from actions.safety import Confirmer, SafetyPolicy, TerminalConfirmer
 from actions.space import (
     Action,
     Click,
@@ -62,6 +65,8 @@ class ActionResult:
     duration_s: float
     error: str | None = None
     approved_risky: str | None = None
+    #: What the gate read before acting: ``[[source, text], ...]`` (masked), for the trajectory.
+    evidence: tuple[tuple[str, str], ...] = ()
 
     def to_json(self) -> dict:
         return {
@@ -70,6 +75,7 @@ class ActionResult:
             "duration_s": round(self.duration_s, 6),
             "error": self.error,
             "approved_risky": self.approved_risky,
+            "evidence": [list(e) for e in self.evidence],
         }
 
 
@@ -85,8 +91,11 @@ class Executor:
         stop: StopFlag | None = None,
         layout: ScreenLayout | None = None,
         drag_steps: int = 12,
+        probe: ScreenProbe | None = None,
     ) -> None:
         self.backend = backend
+        #: Reads the screen where an action lands (``actions.gate``); None: judge the action's text only.
+        self.probe = probe
         self.policy = policy or SafetyPolicy()
         self.confirm = confirmer or TerminalConfirmer()
         self.stop = stop or StopFlag()
@@ -122,27 +131,42 @@ class Executor:
             self.stop.raise_if_set()
 
     # entry point ---------------------------------------------------------------------------------
-    def execute(self, action: Action) -> ActionResult:
+    def execute(self, action: Action, *, thought: str | None = None) -> ActionResult:
+        """Perform ``action`` through every check (module docstring). ``thought`` is the model's (or a
+        script's) reason for it, which the risky-action gate reads too."""
         t0, wall = time.monotonic(), time.time()
         self.check_running()
         if not action.terminal:
             self._check_step_cap()
             self.steps += 1
         approved = None
+        evidence: tuple[tuple[str, str], ...] = ()
         try:
             for x, y in action.points():
                 self.layout.check(*to_pixel(x, y))
-            reason = risky_reason(action, self.policy)
+            ev = collect(action, thought=thought, probe=self.probe, pointer=self._pointer(action))
+            evidence = tuple((e.source, secrets.mask(e.text)) for e in ev)
+            reason = assess(action, ev, self.policy.risky_pattern())
             if reason is not None:
                 if not self.confirm(action.describe(), reason):
                     raise ConfirmationDenied(f"not approved: {reason}")
                 approved = reason
             self._perform(action)
         except ActionError as e:
-            return ActionResult(action, False, wall, time.monotonic() - t0, secrets.mask(str(e)), approved)
+            return ActionResult(action, False, wall, time.monotonic() - t0, secrets.mask(str(e)), approved, evidence)
         except SafetyStop:
             raise
-        return ActionResult(action, True, wall, time.monotonic() - t0, None, approved)
+        return ActionResult(action, True, wall, time.monotonic() - t0, None, approved, evidence)
+
+    def _pointer(self, action: Action) -> tuple[float, float] | None:
+        """Where the pointer is, when the gate needs it: a click without coordinates lands there, and
+        it is where a keyboard action's focus most likely is (the last thing clicked)."""
+        if self.probe is None or needs_screen(action) is None or action.points():
+            return None
+        try:
+            return self.backend.position()
+        except Exception:  # noqa: BLE001 - no pointer to ask: the probe gets no hint
+            return None
 
     # input ---------------------------------------------------------------------------------------
     def _goto(self, x: float | None, y: float | None) -> None:

@@ -5,9 +5,11 @@ so the executor (``actions.executor``) consults this module for every action; no
 input.
 
 * **Caps**: a step cap and a wall-clock cap for the whole run.
-* **Risky actions**: a click whose target, or typing whose text, contains one of the risky words
-  (pay, buy, purchase, order, delete, remove, send, submit, transfer by default; configurable) needs a
-  yes from a person. Matching is on word starts, so "Payment" and "Deleted" count but "border" does not.
+* **Risky actions**: an action whose evidence — what the screen shows where it lands, its own
+  text, the model's thought (``actions.gate``) — contains one of the risky words (pay, buy,
+  purchase, order, delete, remove, send, submit, transfer by default; configurable) needs a yes from
+  a person. Whole words by default ("Pay €12.00" counts, "Continue to payment" does not);
+  ``risky_match="prefix"`` counts word starts ("Payment" too).
 * **Confirmers**: ``TerminalConfirmer`` asks with a rich prompt when a terminal is attached and answers
   *no* when none is (CI, cron, a pipe); ``assume_yes`` (``--yes``) approves everything.
 """
@@ -20,6 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from actions import secrets
+from actions.gate import Evidence, assess, risky_pattern
 from actions.space import Action, Click, TypeText
 
 DEFAULT_RISKY_WORDS: tuple[str, ...] = (
@@ -32,6 +35,8 @@ class SafetyPolicy:
     max_steps: int | None = 50
     max_seconds: float | None = 600.0
     risky_words: tuple[str, ...] = DEFAULT_RISKY_WORDS
+    #: "word": whole words or phrases; "prefix": word starts (see ``actions.gate.risky_pattern``).
+    risky_match: str = "word"
     #: Characters typed between two checks of the stop flag (kill hotkey, fail-safe, time cap).
     type_chunk: int = 8
     #: Seconds between typing chunks (0 = as fast as the backend goes).
@@ -44,29 +49,22 @@ class SafetyPolicy:
             raise ValueError(f"max_seconds must be > 0, got {self.max_seconds}")
         if self.type_chunk < 1:
             raise ValueError(f"type_chunk must be >= 1, got {self.type_chunk}")
+        risky_pattern(self.risky_words, self.risky_match)  # a bad risky_match fails here, not mid-run
 
     def risky_pattern(self) -> re.Pattern[str] | None:
-        words = [w.strip() for w in self.risky_words if w.strip()]
-        if not words:
-            return None
-        return re.compile(r"\b(" + "|".join(re.escape(w) for w in words) + r")", re.IGNORECASE)
+        return risky_pattern(self.risky_words, self.risky_match)
 
 
 def risky_reason(action: Action, policy: SafetyPolicy) -> str | None:
-    """Why ``action`` needs a person's yes, or None. Secret values are never part of the reason."""
-    pat = policy.risky_pattern()
-    if pat is None:
-        return None
+    """Why ``action`` needs a person's yes judging only the text it carries (its target, the typed
+    text), or None. The executor judges the screen too (``actions.gate``); this is that check without
+    a probe. Secret values are never part of the reason."""
+    ev = []
     if isinstance(action, Click) and action.target:
-        text, what = action.target, "click on"
+        ev.append(Evidence("the click's target description", action.target))
     elif isinstance(action, TypeText):
-        text, what = secrets.PLACEHOLDER.sub(" ", action.text), "typing"
-    else:
-        return None
-    m = pat.search(text)
-    if not m:
-        return None
-    return f"{what} {secrets.mask(text)[:80]!r} matches the risky word {m.group(1).lower()!r}"
+        ev.append(Evidence("the typed text", secrets.PLACEHOLDER.sub(" ", action.text)))
+    return assess(action, ev, policy.risky_pattern())
 
 
 Confirmer = Callable[[str, str], bool]
@@ -94,10 +92,12 @@ class TerminalConfirmer:
         stdin = self.stream if self.stream is not None else sys.stdin
         if stdin is None or not stdin.isatty():
             return False
+        from rich.markup import escape
         from rich.prompt import Confirm
 
+        # the reason quotes screen and model text: data, never markup
         return Confirm.ask(
-            f"[bold yellow]Risky action[/]: {secrets.mask(description)}\n  ({reason}). Allow it?",
+            f"[bold yellow]Risky action[/]: {escape(secrets.mask(description))}\n  ({escape(reason)}). Allow it?",
             default=False,
         )
 

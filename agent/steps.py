@@ -94,6 +94,9 @@ class StepRunner:
                 sx, sy = sw / b.width, sh / b.height
                 if abs(sx - sy) < 0.01 and sx > 0:
                     self._scale = sx
+            probe = getattr(self.executor, "probe", None)
+            if probe is not None and hasattr(probe, "scale"):
+                probe.scale = self._scale  # the gate reads the screen in capture pixels too
         return self._scale
 
     def _observation(self, frame: Frame, settled: bool, spent: float) -> Observation:
@@ -129,7 +132,7 @@ class StepRunner:
         self._last = None  # whatever happens next, the old observation is stale
         t = time.monotonic()
         try:
-            result = self.executor.execute(action)
+            result = self.executor.execute(action, thought=thought)
         except SafetyStop as e:  # record why the run stopped, then let the caller end it
             timings["execute_s"] = time.monotonic() - t
             if self.writer is not None:
@@ -152,6 +155,7 @@ class StepRunner:
             "ok": result.ok,
             "error": result.error,
             "approved_risky": result.approved_risky,
+            "evidence": [list(e) for e in result.evidence] or None,
             "thought": thought,
             "screenshot": shot_path,
             "screen_area": None if before is None else [before.map.area.left, before.map.area.top,

@@ -136,6 +136,7 @@ def run_miniwob(inst: TaskInstance, out: Path, *, policy: str, approve: bool, ma
     from actions.backends import PyAutoGUIBackend
     from actions.errors import SafetyStop
     from actions.executor import Executor
+    from agent.elements.probe import LiveScreenProbe
     from actions.safety import SafetyPolicy, TerminalConfirmer
     from agent.screen import Screen
     from agent.steps import StepRunner
@@ -153,7 +154,7 @@ def run_miniwob(inst: TaskInstance, out: Path, *, policy: str, approve: bool, ma
         backend = PyAutoGUIBackend()
         approver = OracleApprover(allowed=approve) if policy == "oracle" else TerminalConfirmer(assume_yes=approve)
         ex = Executor(backend, SafetyPolicy(max_steps=inst.spec.max_steps + 20, max_seconds=max_seconds),
-                      confirmer=approver)
+                      confirmer=approver, probe=LiveScreenProbe())
         page = Page(env, calibrate(env, backend))
         page.obs = obs
         info["page_offset"] = list(page.offset)

@@ -61,6 +61,7 @@ def run_on_display(inst: TaskInstance, out: Path, *, policy: str = "oracle", gro
     from actions.errors import SafetyStop
     from actions.executor import Executor
     from actions.safety import SafetyPolicy, TerminalConfirmer
+    from agent.elements.probe import LiveScreenProbe
     from agent.screen import Screen
     from agent.steps import StepRunner
     from agent.trajectory import TrajectoryWriter
@@ -77,7 +78,7 @@ def run_on_display(inst: TaskInstance, out: Path, *, policy: str = "oracle", gro
     try:
         approver = OracleApprover(allowed=approve) if policy == "oracle" else TerminalConfirmer(assume_yes=approve)
         ex = Executor(PyAutoGUIBackend(), SafetyPolicy(max_steps=inst.spec.max_steps + 20, max_seconds=max_seconds),
-                      confirmer=approver)
+                      confirmer=approver, probe=LiveScreenProbe())
         with Screen() as screen:
             writer = TrajectoryWriter(out / "trajectory", kind="eval", meta={
                 "goal": inst.goal, "task": inst.spec.id, "seed": inst.seed, "policy": policy, "params": inst.params})

@@ -13,7 +13,7 @@ from actions.errors import (
 from actions.executor import Executor
 from actions.killswitch import StopFlag
 from actions.safety import SafetyPolicy, TerminalConfirmer, always_no, always_yes, risky_reason, word_list
-from actions.space import Click, Done, Drag, Hotkey, KeyPress, MoveTo, Scroll, TypeText, Wait
+from actions.space import Click, Done, Drag, Hotkey, KeyPress, MouseDown, MouseUp, MoveTo, Scroll, TypeText, Wait
 
 
 def make(policy=None, confirmer=always_no, **kw):
@@ -52,7 +52,7 @@ def test_monitor_layout_gap_is_out_of_bounds():
 
 @pytest.mark.parametrize("action", [
     Click(10, 10, target="Pay now"), Click(10, 10, target="Delete all"), Click(10, 10, target="SUBMIT"),
-    Click(10, 10, target="Payment"), TypeText("please transfer the money"),
+    Click(10, 10, target="Place order"), TypeText("please transfer the money"),
 ])
 def test_risky_actions_need_a_yes(action):
     ex = make()
@@ -66,6 +66,10 @@ def test_risky_actions_need_a_yes(action):
 def test_not_risky():
     p = SafetyPolicy()
     assert risky_reason(Click(1, 1, target="Border colour"), p) is None
+    assert risky_reason(Click(1, 1, target="Continue to payment"), p) is None  # whole words by default
+    assert risky_reason(Click(1, 1, target="Continue to payment"), SafetyPolicy(risky_match="prefix")) is not None
+    assert risky_reason(Click(1, 1, target="Pay €12.00"), p) is not None
+    assert risky_reason(Click(1, 1, target="delete   all"), SafetyPolicy(risky_words=("delete all",))) is not None
     assert risky_reason(Click(1, 1), p) is None
     assert risky_reason(TypeText("{{secret:ORDER}}"), p) is None  # placeholder names are not text
     assert risky_reason(Click(1, 1, target="Zap"), SafetyPolicy(risky_words=word_list("zap"))) is not None
@@ -172,3 +176,65 @@ def test_step_runner_measures_hidpi_scale():
     assert (obs.map.width, obs.map.height) == (1280, 800)
     assert obs.map.area.width == 1280 and obs.map.normalized_to_screen(500, 500) == (640, 400)
     assert StepRunner(make(), RetinaScreen(), scale=1.0).scale == 1.0
+
+
+class _Screen:
+    """A probe over a fixed picture of the screen: text per point, and the focused element's text."""
+
+    def __init__(self, under=None, focus=None, fail=False):
+        self.under_text, self.focus_text, self.fail = under or {}, focus, fail
+        self.asked = []
+
+    def under(self, x, y):
+        from actions.gate import Evidence, ProbeError
+
+        self.asked.append(("under", x, y))
+        if self.fail:
+            raise ProbeError("no screen")
+        t = self.under_text.get((x, y))
+        return [Evidence("the screen under the pointer", t)] if t else []
+
+    def focus(self, hint):
+        from actions.gate import Evidence
+
+        self.asked.append(("focus", hint))
+        return [Evidence("the focused element", self.focus_text)] if self.focus_text else []
+
+
+@pytest.mark.parametrize("action", [Click(10, 10), Click(10, 10, target="green button"), MouseDown(10, 10),
+                                    MouseUp(10, 10), Drag(300, 300, 10, 10)])
+def test_the_gate_judges_the_screen_under_the_point_not_the_label(action):
+    probe = _Screen(under={(10, 10): "Pay €12.00"})
+    ex = Executor(DryRunBackend(), confirmer=always_no, probe=probe)
+    with pytest.raises(ConfirmationDenied, match="under the pointer reads 'Pay €12.00'"):
+        ex.execute(action)
+    assert ex.backend.calls == []
+    r = Executor(DryRunBackend(), confirmer=always_yes, probe=probe).execute(action)
+    assert r.ok and "pay" in r.approved_risky and ["the screen under the pointer", "Pay €12.00"] in r.to_json()["evidence"]
+
+
+def test_the_gate_reads_the_focused_element_for_enter_space_and_typing_and_the_thought():
+    probe = _Screen(focus="Delete account")
+    for a in (KeyPress("enter"), KeyPress("space"), Hotkey(("ctrl", "enter")), TypeText("yes")):
+        with pytest.raises(ConfirmationDenied, match="focused element"):
+            Executor(DryRunBackend(), confirmer=always_no, probe=probe).execute(a)
+    assert Executor(DryRunBackend(), confirmer=always_no, probe=probe).execute(KeyPress("tab")).ok
+    with pytest.raises(ConfirmationDenied, match="thought"):
+        Executor(DryRunBackend(), confirmer=always_no, probe=_Screen()).execute(
+            Click(5, 5), thought="Now I click Submit to send the form")
+    assert Executor(DryRunBackend(), confirmer=always_no, probe=_Screen()).execute(Click(5, 5), thought="open it").ok
+
+
+def test_a_click_without_coordinates_is_judged_where_the_pointer_is():
+    probe = _Screen(under={(40, 50): "Buy now"})
+    b = DryRunBackend()
+    b.move(40, 50)
+    with pytest.raises(ConfirmationDenied):
+        Executor(b, confirmer=always_no, probe=probe).execute(Click())
+
+
+def test_an_unreadable_screen_fails_closed():
+    ex = Executor(DryRunBackend(), confirmer=always_no, probe=_Screen(fail=True))
+    with pytest.raises(ConfirmationDenied, match="could not be read"):
+        ex.execute(Click(10, 10))
+    assert Executor(DryRunBackend(), confirmer=always_no, probe=_Screen(fail=True)).execute(Scroll(dy=-3)).ok

@@ -84,4 +84,9 @@ def build_executor(*, dry_run: bool, yes: bool, max_steps: int, max_seconds: flo
             except (RuntimeError, ValueError) as e:
                 raise fail(f"{e}. Pass --no-kill-hotkey to run without it (not recommended).")
             err.print(f"[dim]kill hotkey: {kill_hotkey} · fail-safe: move the mouse to a screen corner[/]")
-    return Executor(backend, policy, confirmer=TerminalConfirmer(assume_yes=yes), stop=stop)
+    probe = None
+    if not dry_run:  # the risky-action gate reads the live screen where each action lands
+        from agent.elements.probe import LiveScreenProbe
+
+        probe = LiveScreenProbe()
+    return Executor(backend, policy, confirmer=TerminalConfirmer(assume_yes=yes), stop=stop, probe=probe)
