@@ -91,3 +91,22 @@ def test_reading_order_joins_a_line_and_json_round_trips():
     back = ScreenModel.from_json(m.to_json())
     assert [e.id for e in back] == [e.id for e in m] and back.elements[1].bounds == b.bounds
     assert iou(Rect(0, 0, 10, 10), Rect(5, 0, 10, 10)) == pytest.approx(1 / 3)
+
+
+def test_merge_accessibility_wins_and_visual_fills_gaps():
+    from agent.elements.merge import merge
+
+    a_email = el("entry", "Email", 100, 100, 200, 30, source="a11y", path=(0, 1))
+    a_pay = el("button", "", 100, 200, 120, 40, source="a11y", path=(0, 2))  # an icon button: no name in the tree
+    v_email = el("entry", "E-mail", 102, 101, 198, 28, value="ada@example.com")
+    v_pay = el("button", "Pay €12.00", 104, 204, 112, 32)
+    v_canvas = el("button", "Draw", 600, 300, 80, 30)       # a canvas widget the tree does not describe
+    v_noise = el("text", "decoration", 600, 400, 80, 20)    # unmatched non-interactive text in a covered window
+    v_outside = el("checkbox", "Remember me", 900, 700, 100, 20)
+    m = merge([a_email, a_pay], [v_email, v_pay, v_canvas, v_noise, v_outside], covered=[Rect(0, 0, 800, 600)])
+    by = {e.name: e for e in m}
+    assert by["Email"].source == "both" and by["Email"].bounds == a_email.bounds  # tree's name and box
+    assert by["Email"].value == "ada@example.com" and by["Email"].id == a_email.id
+    assert by["Pay €12.00"].source == "both" and by["Pay €12.00"].bounds == a_pay.bounds  # name from pixels
+    assert "Draw" in by and "Remember me" in by and "decoration" not in by
+    assert len(m) == 4
