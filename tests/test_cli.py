@@ -117,3 +117,12 @@ def test_desktop_command_prints_display_and_cleans_up_on_ctrl_c():
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_version_flag_and_a_missing_actions_file(tmp_path):
+    r = agent("--version")
+    assert r.returncode == 0 and r.stdout.startswith("desk-agent ")
+    assert agent("version").stdout == r.stdout
+    r = agent("do", "--dry-run", "--file", str(tmp_path / "missing.jsonl"))
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert "cannot read it" in r.stderr and "Traceback" not in r.stderr

@@ -253,3 +253,26 @@ def test_an_agent_do_trajectory_replays_on_a_moved_window(xdisplay, tmp_path, sp
     assert r.returncode == 0, r.stdout + r.stderr
     s = read_state(st2, lambda s: s["text"] == "hi")
     assert s["clicks"] == 1
+
+
+def test_dry_run_marks_what_it_cannot_find_and_counts_honestly(xdisplay, tmp_path, procs):
+    state = tmp_path / "state.json"
+    w = start_app(xdisplay.env, state, "520x440+60+40", procs)["widgets"]
+    rec = tmp_path / "rec"
+    recorder, log = start_recorder(xdisplay.env, rec, "--no-ocr")
+    p = Person(xdisplay.env)
+    p.click(w["name"])
+    p.type("Zed")
+    p.click(w["save"])
+    p.do("key", "ctrl+alt+s")
+    recorder.wait(timeout=30)
+    for proc in procs:
+        proc.kill()
+        proc.wait(timeout=5)
+    time.sleep(0.3)
+    dry = replay(xdisplay.env, rec, tmp_path / "dry", "--dry-run", "--no-ocr")
+    assert dry.returncode == 0, dry.stdout + dry.stderr
+    lines = dry.stdout.splitlines()
+    assert not [ln for ln in lines if "NOT FOUND" in ln and "✓" in ln], dry.stdout
+    assert len([ln for ln in lines if "NOT FOUND" in ln and "✗" in ln]) == 2, dry.stdout
+    assert "1 of 3 steps ready on the current screen; 2 target(s) not found" in dry.stdout

@@ -16,18 +16,13 @@ from actions import secrets
 from actions.errors import SafetyStop
 from actions.killswitch import DEFAULT_HOTKEY
 from agent.cli.common import (KillOpt, MaxSecondsOpt, MaxStepsOpt, ModelNameOpt, ModelUrlOpt, NoKillOpt, RiskyOpt,
-                              YesOpt, app, build_executor, console, err, fail, start_virtual)
+                              YesOpt, app, build_executor, console, err, fail, start_virtual, tool_version)
 
 
 @app.command()
 def version() -> None:
     """Print the version."""
-    from importlib.metadata import PackageNotFoundError, version as v
-
-    try:
-        console.print(f"desk-agent {v('desk-agent')}")
-    except PackageNotFoundError:
-        console.print("desk-agent (not installed)")
+    console.print(tool_version(), highlight=False)
 
 
 @app.command()
@@ -73,7 +68,10 @@ def _load_actions(args: list[str], file: Path | None):
 
     raw: list[tuple[str, str]] = [(f"argument {i + 1}", a) for i, a in enumerate(args)]
     if file is not None:
-        text = sys.stdin.read() if str(file) == "-" else file.read_text()
+        try:
+            text = sys.stdin.read() if str(file) == "-" else file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as e:
+            raise fail(f"--file {file}: cannot read it ({getattr(e, 'strerror', None) or e})")
         raw += [(f"{file}:{n}", line) for n, line in enumerate(text.splitlines(), 1)
                 if line.strip() and not line.lstrip().startswith("#")]
     if not raw:

@@ -25,6 +25,27 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 console = Console(soft_wrap=True)
+
+
+def tool_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version as v
+
+    try:
+        return f"desk-agent {v('desk-agent')}"
+    except PackageNotFoundError:
+        return "desk-agent (not installed)"
+
+
+def _version_option(value: bool) -> None:
+    if value:
+        console.print(tool_version(), highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version: Annotated[bool, typer.Option("--version", callback=_version_option, is_eager=True,
+                                               help="Print the version and exit.")] = False) -> None:
+    """desk-agent: a desktop GUI agent with a safe executor, driven by a local GLM-4.5V."""
 err = Console(stderr=True, soft_wrap=True)
 
 

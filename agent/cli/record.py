@@ -20,6 +20,7 @@ from actions.killswitch import DEFAULT_HOTKEY
 from agent.cli.common import (ApiKeyOpt, KillOpt, ModelNameOpt, ModelUrlOpt, NoKillOpt, RiskyOpt, YesOpt, build_executor, fail,
                        start_virtual, app, console, err)
 from agent.record.recorder import DEFAULT_SECRET, DEFAULT_STOP
+from agent.untrusted import shown
 
 
 def ocr_lines():
@@ -222,7 +223,8 @@ def replay(
                              confirm=confirm)
         player = Replayer(rec, screen, runner=runner, writer=writer, options=opts,
                           fallbacks=fallbacks,
-                          on_step=lambda i, msg: console.print(f"[bold]{i:>3}[/] [green]✓[/] {msg}", highlight=False))
+                          on_step=lambda i, msg, ok=True: console.print(
+                              f"[bold]{i:>3}[/] {'[green]✓[/]' if ok else '[red]✗[/]'} {shown(msg)}", highlight=False))
         try:
             res = player.run()
             status = res.to_json()
@@ -239,7 +241,12 @@ def replay(
             err.print(f"[bold red]stopped:[/] {secrets.mask(str(e))}")
             status, code = {"ok": False, "safety_stop": secrets.mask(str(e))}, 3
         writer.close(status)
-    if code == 0:
+    if code == 0 and dry_run:
+        total = res.steps_done + len(res.not_found)
+        console.print(f"dry run: {res.steps_done} of {total} steps ready on the current screen"
+                      + (f"; {len(res.not_found)} target(s) not found" if res.not_found else "") + f" → {target}",
+                      highlight=False)
+    elif code == 0:
         console.print(f"replayed {res.steps_done} steps in {res.elapsed_s:.1f} s → {target}", highlight=False)
     else:
         console.print(f"replay trajectory: {target}  (agent report {target})", highlight=False)

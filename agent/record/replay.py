@@ -79,7 +79,7 @@ class ReplayResult:
 class Replayer:
     def __init__(self, recording: Trajectory, screen: Screen, *, runner: StepRunner | None,
                  writer: TrajectoryWriter, options: ReplayOptions = ReplayOptions(),
-                 fallbacks: list[Grounder] | None = None, on_step: Callable[[int, str], None] | None = None):
+                 fallbacks: list[Grounder] | None = None, on_step: Callable[..., None] | None = None):
         self.rec = recording
         self.screen = screen
         self.runner = runner  # None: dry run
@@ -87,7 +87,8 @@ class Replayer:
         self.opt = options
         self.template = TemplateGrounder()
         self.fallbacks = fallbacks or []
-        self.on_step = on_step or (lambda i, msg: None)
+        #: ``on_step(index, message, ok)``: a step done (or, in a dry run, found: ok) or not found (not ok)
+        self.on_step = on_step or (lambda i, msg, ok=True: None)
         self._images: dict[str, Image.Image] = {}
         self.not_found: list[int] = []
 
@@ -272,7 +273,7 @@ class Replayer:
                     except ReplayFailed as e:
                         self._record_failure(e)
                         self.not_found.append(i)
-                        self.on_step(i, f"(dry run) NOT FOUND on the current screen: {e.reason}")
+                        self.on_step(i, f"(dry run) NOT FOUND on the current screen: {e.reason}", False)
                         continue
                     self._dry(i, action, info, frame)
                 else:
