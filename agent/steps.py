@@ -22,7 +22,7 @@ from actions import secrets
 from actions.coords import ImageMap, Rect
 from actions.errors import SafetyStop
 from actions.executor import ActionResult, Executor
-from actions.space import Action, TypeText
+from actions.space import Action, Click, MouseDown, TypeText
 from agent.screen.redact import SecretMasker
 from agent.screen import Frame, Screen, downscale, encode, wait_settled
 from agent.trajectory import TrajectoryWriter
@@ -81,6 +81,7 @@ class StepRunner:
         self._scale = scale  # HiDPI: capture pixels per logical (input) pixel; None = measure it
         self._last: Observation | None = None
         self.masker = SecretMasker()  # typed secrets stay out of saved screenshots
+        self._focus_point: tuple[float, float] | None = None  # where the pointer last acted (screen px)
 
     @property
     def scale(self) -> float:
@@ -117,6 +118,26 @@ class StepRunner:
         self._last = self._observation(s.frame, s.settled, time.monotonic() - t)
         return self._last
 
+    def save_image(self, frame: Frame, *, step: int, label: str) -> str | None:
+        """Write a screenshot of ``frame`` into the trajectory with every shown secret covered (the
+        one way screenshots other than the step's own — a failure, a dry run's annotation — are
+        saved). Returns its path relative to the trajectory, or None without a trajectory."""
+        if self.writer is None:
+            return None
+        return self.writer.add_image(encode(self.masker.apply(frame.image, frame.image)), step=step, label=label,
+                                     ext="png")
+
+    def masked(self, frame: Frame) -> Frame:
+        """``frame`` with every shown secret covered, for callers that draw on it before saving."""
+        image = self.masker.apply(frame.image, frame.image)
+        return frame if image is frame.image else Frame(image, frame.left, frame.top, frame.taken_at)
+
+    def _frame_point(self, frame: Frame) -> tuple[int, int] | None:
+        if self._focus_point is None:
+            return None
+        k = self.scale
+        return int(self._focus_point[0] * k) - frame.left, int(self._focus_point[1] * k) - frame.top
+
     def act(self, action: Action, *, thought: str | None = None, extra: dict | None = None) -> StepOutcome:
         timings: dict[str, float] = {}
         before = self.observe()
@@ -149,7 +170,10 @@ class StepRunner:
             timings["settle_s"] = time.monotonic() - t
             after = self._last = self._observation(s.frame, s.settled, 0.0)
             if before is not None and isinstance(action, TypeText) and secrets.has_secret(action.text):
-                self.masker.typed_secret(before.frame.image, after.frame.image)
+                # the field typed into is the one the pointer last focused: cover its bounds
+                self.masker.typed_secret(before.frame.image, after.frame.image, point=self._frame_point(after.frame))
+        if isinstance(action, (Click, MouseDown)) and action.x is not None and result.ok:
+            self._focus_point = (action.x, action.y)
         step: dict[str, Any] = {
             "action": action.to_json(),
             "ok": result.ok,

@@ -90,6 +90,21 @@ class RapidOcrEngine:
         return out
 
 
+def read_line(engine: OcrEngine, rgb: np.ndarray, min_conf: float = 0.5) -> str | None:
+    """The text of an image that holds one line (a button, a field): recognition without detection
+    when the engine can (rapidocr: about half the time of a full read), else a full read joined."""
+    if rgb.shape[0] < 8 or rgb.shape[1] < 8:
+        return None
+    if isinstance(engine, RapidOcrEngine):
+        res, _ = engine._ocr()(np.ascontiguousarray(rgb), use_det=False, use_cls=False, use_rec=True)
+        if res:
+            text, conf = res[0][0], float(res[0][1])
+            return text.strip() or None if conf >= min_conf else None
+        return None
+    lines = engine.read(rgb)
+    return " ".join(t.text for t in sorted(lines, key=lambda t: (t.y // 8, t.x))) or None
+
+
 class TesseractEngine:
     """Tesseract via pytesseract, words grouped into lines. Needs the ``tesseract`` binary."""
 

@@ -6,11 +6,12 @@ the pointer** and **the text at the pointer**, read from the screen at the momen
 1. when an element model snapshot is available (``snapshot()`` gives the frame it was built from and
    the ``ScreenModel``) and the pixels around the point are still the ones it was built from, the
    element's own name and value (an accessible name from the tree, or the visual parse's label);
-2. otherwise a visual read of a region around the point: the smallest closed rectangle that holds
-   the point (a button's border, a field's frame, a flat button's background) found with OpenCV, and
-   the OCR text inside it; and the OCR line the point sits on. Text merely *near* a control (the Pay
-   button under the card field) is not evidence: the gate must not ask about every click on a
-   payment page.
+2. otherwise a visual read around the point: the smallest closed rectangle that holds the point (a
+   button's border, a field's frame, a flat button's background) found with OpenCV, and the OCR text
+   inside it; on bare background (a borderless link, a label) the OCR line the point sits on. Text
+   merely *near* a control (the Pay button under the card field) is not evidence: the gate must not
+   ask about every click on a payment page. Only the control (or a thin strip) is read, so a check
+   costs tens of milliseconds.
 
 For keyboard actions (Enter, Space, typing) the focused element: ``focused()`` when an accessibility
 source can say, else the element under the place the pointer last acted (where a person clicked to
@@ -31,13 +32,16 @@ import numpy as np
 from actions.gate import Evidence, ProbeError
 from agent.elements.model import Element, ScreenModel
 from agent.screen import Frame, Region, Screen
+from agent.screen.shapes import enclosing_box
 
 #: The region read around a point, in screen pixels (wide enough for a button caption or a field).
 REGION = (480, 160)
-#: A rectangle this big is a panel or a window, not the element under the pointer.
-MAX_ELEMENT = (640, 140)
 #: Padding around an OCR line within which the point counts as "on" it.
 ON_TEXT_PAD = 6
+#: A control at most this tall (logical px) holds one line of text: read it without text detection.
+ONE_LINE = 56
+#: The strip read around a point that is on no control (a link, a label), in capture pixels.
+STRIP = (360, 40)
 
 Snapshot = Callable[[], "tuple[Frame, ScreenModel] | None"]
 
@@ -50,28 +54,6 @@ def element_evidence(e: Element, source: str) -> list[Evidence]:
     if e.description:
         out.append(Evidence(f"{source} ({e.role} description)", e.description))
     return out
-
-
-def enclosing_box(grey: np.ndarray, px: int, py: int) -> tuple[int, int, int, int] | None:
-    """The smallest closed, roughly rectangular contour of ``grey`` that holds (px, py): the control
-    under the point. None when the point is on bare background."""
-    import cv2
-
-    edges = cv2.Canny(grey, 30, 90)
-    edges = cv2.dilate(edges, np.ones((2, 2), np.uint8))
-    contours, _ = cv2.findContours(edges, cv2.RETR_LIST, cv2.CHAIN_APPROX_SIMPLE)
-    best = None
-    for c in contours:
-        x, y, w, h = cv2.boundingRect(c)
-        if w < 10 or h < 8 or w > MAX_ELEMENT[0] or h > MAX_ELEMENT[1]:
-            continue
-        if not (x < px < x + w - 1 and y < py < y + h - 1):
-            continue
-        if cv2.contourArea(cv2.convexHull(c)) < 0.75 * w * h:  # not a rectangle (a glyph, a line)
-            continue
-        if best is None or w * h < best[2] * best[3]:
-            best = (x, y, w, h)
-    return best
 
 
 class LiveScreenProbe:
@@ -104,7 +86,7 @@ class LiveScreenProbe:
         except Exception as e:  # noqa: BLE001 - no display, a region off the desktop
             raise ProbeError(f"cannot capture the screen around ({x:.0f}, {y:.0f}): {e}") from None
 
-    def _ocr(self, rgb: np.ndarray):
+    def _reader(self):
         if self._engine is None:
             from model.ocr import get_engine
 
@@ -112,8 +94,21 @@ class LiveScreenProbe:
                 self._engine = get_engine("rapidocr")
             except Exception as e:  # noqa: BLE001
                 raise ProbeError(f"no OCR engine to read the screen: {e}") from None
+        return self._engine
+
+    def _ocr(self, rgb: np.ndarray):
+        engine = self._reader()
         try:
-            return self._engine.read(rgb)
+            return engine.read(rgb)
+        except Exception as e:  # noqa: BLE001
+            raise ProbeError(f"OCR failed: {e}") from None
+
+    def _line(self, rgb: np.ndarray) -> str | None:
+        from model.ocr import read_line
+
+        engine = self._reader()
+        try:
+            return read_line(engine, rgb)
         except Exception as e:  # noqa: BLE001
             raise ProbeError(f"OCR failed: {e}") from None
 
@@ -148,20 +143,26 @@ class LiveScreenProbe:
         px, py = int(x * self.scale) - frame.left, int(y * self.scale) - frame.top
         import cv2
 
-        box = enclosing_box(cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2GRAY), px, py)
-        lines = self._ocr(rgb)
+        grey = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2GRAY)
+        box = enclosing_box(grey, px, py)
         out: list[Evidence] = []
-        if box is not None:
+        if box is not None:  # read the control itself: a few hundred pixels, not the whole region
             bx, by, bw, bh = box
-            inside = [t for t in lines if bx <= t.x + t.w / 2 <= bx + bw and by <= t.y + t.h / 2 <= by + bh]
-            if inside:
-                text = " ".join(t.text for t in sorted(inside, key=lambda t: (t.y // 8, t.x)))
+            crop = np.ascontiguousarray(rgb[by:by + bh, bx:bx + bw])
+            if bh <= ONE_LINE * self.scale:
+                text = self._line(crop)
+            else:
+                text = " ".join(t.text for t in sorted(self._ocr(crop), key=lambda t: (t.y // 8, t.x)))
+            if text:
                 out.append(Evidence("the element under the pointer", text))
-        p = ON_TEXT_PAD
-        on = [t for t in lines if t.x - p <= px <= t.x + t.w + p and t.y - p <= py <= t.y + t.h + p]
-        for t in on:
-            if not any(t.text in e.text for e in out):
-                out.append(Evidence("the text at the pointer", t.text))
+        else:  # bare background or a borderless link: the line of text the point is on
+            x0, y0 = max(0, px - STRIP[0] // 2), max(0, py - STRIP[1] // 2)
+            strip = rgb[y0:y0 + STRIP[1], x0:x0 + STRIP[0]]
+            p = ON_TEXT_PAD
+            for t in self._ocr(np.ascontiguousarray(strip)):
+                tx, ty = t.x + x0, t.y + y0
+                if tx - p <= px <= tx + t.w + p and ty - p <= py <= ty + t.h + p:
+                    out.append(Evidence("the text at the pointer", t.text))
         self._cache[digest] = out
         while len(self._cache) > 32:
             self._cache.popitem(last=False)

@@ -81,7 +81,7 @@ class FillRunner:
         folder = self.out / "errors"
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"row-{self._row:04d}-step-{self._step:02d}-{tag}.png"
-        path.write_bytes(encode(shot.image, "png"))
+        path.write_bytes(encode(self.runner.masker.apply(shot.image, shot.image), "png"))  # secrets covered
         return str(path)
 
     def locate(self, q: Query, timeout: float) -> tuple[Match, Shot]:

@@ -57,6 +57,29 @@ def crop_around(image: Image.Image, x: float, y: float, size: tuple[int, int] = 
     return Crop(image.crop(box), (x - left, y - top), box)
 
 
+def crop_boxes(boxes, crop_box: tuple[int, int, int, int]) -> list[list[int]]:
+    """``boxes`` (left, top, right, bottom in the source image) that overlap ``crop_box``, clipped and
+    in crop coordinates: the parts of a crop that were masked (a secret) and must not be matched."""
+    cl, ct, cr, cb = crop_box
+    out = []
+    for x0, y0, x1, y1 in boxes:
+        l, t, r, b = max(x0, cl), max(y0, ct), min(x1, cr), min(y1, cb)
+        if r > l and b > t:
+            out.append([l - cl, t - ct, r - cl, b - ct])
+    return out
+
+
+def match_mask(size: tuple[int, int], masked) -> np.ndarray | None:
+    """A matchTemplate mask for a crop of ``size`` (w, h): 0 over the ``masked`` boxes, 255 elsewhere;
+    None when nothing is masked."""
+    if not masked:
+        return None
+    m = np.full((size[1], size[0]), 255, np.uint8)
+    for x0, y0, x1, y1 in masked:
+        m[max(0, int(y0)):int(y1), max(0, int(x0)):int(x1)] = 0
+    return m if m.any() else None
+
+
 def _grey(img: Image.Image) -> np.ndarray:
     return np.asarray(img.convert("L"), dtype=np.uint8)
 
@@ -96,14 +119,18 @@ class TemplateGrounder:
         self.good_enough = good_enough
         self.margin = ambiguity_margin
 
-    def locate(self, shot: Shot, query: Query, *, scale_hint: float = 1.0) -> Match:
+    def locate(self, shot: Shot, query: Query, *, scale_hint: float = 1.0, mask: np.ndarray | None = None) -> Match:
+        """``mask`` (the template's size, 0 = ignore) leaves out parts of the template that were
+        masked when it was recorded (a secret's box)."""
         import cv2
 
         if query.template is None:
             raise ElementNotFound(query, detail=" (no template to match)")
         hay = _grey(shot.image)
         tpl0 = _grey(query.template)
-        if float(tpl0.std()) < 2.0:
+        if mask is not None and mask.shape != tpl0.shape:
+            mask = None
+        if float((tpl0 if mask is None else tpl0[mask > 0]).std()) < 2.0:
             raise ElementNotFound(query, detail=" (the recorded crop is a flat colour; nothing to match)")
         best: tuple[float, float, list[tuple[float, int, int]]] | None = None  # score, scale, peaks
         for s in self.scales:
@@ -111,9 +138,15 @@ class TemplateGrounder:
             tw, th = round(tpl0.shape[1] * scale), round(tpl0.shape[0] * scale)
             if tw < 8 or th < 8 or tw > hay.shape[1] or th > hay.shape[0]:
                 continue
-            tpl = tpl0 if (tw, th) == (tpl0.shape[1], tpl0.shape[0]) else cv2.resize(
+            same = (tw, th) == (tpl0.shape[1], tpl0.shape[0])
+            tpl = tpl0 if same else cv2.resize(
                 tpl0, (tw, th), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
-            res = cv2.matchTemplate(hay, tpl, cv2.TM_CCOEFF_NORMED)
+            if mask is None:
+                res = cv2.matchTemplate(hay, tpl, cv2.TM_CCOEFF_NORMED)
+            else:
+                m = mask if same else cv2.resize(mask, (tw, th), interpolation=cv2.INTER_NEAREST)
+                res = np.nan_to_num(cv2.matchTemplate(hay, tpl, cv2.TM_CCOEFF_NORMED, mask=m), nan=-1.0,
+                                    posinf=-1.0, neginf=-1.0)
             peaks = _peaks(res, tw, th)
             if peaks and (best is None or peaks[0][0] > best[0]):
                 best = (peaks[0][0], scale, peaks)
@@ -139,15 +172,20 @@ class TemplateGrounder:
 
 
 def score_at(image: Image.Image, tpl: Image.Image, offset: tuple[float, float], point: tuple[float, float],
-             scale: float = 1.0, slack: int = 3) -> float:
+             scale: float = 1.0, slack: int = 3, mask: np.ndarray | None = None) -> float:
     """How well ``tpl`` matches ``image`` placed so that its ``offset`` lies on ``point`` (image px),
     allowing ``slack`` pixels; -1 when it does not fit. Used to check that a larger crop's match is
-    also a place where the smaller, recorded crop matches."""
+    also a place where the smaller, recorded crop matches. ``mask`` as for ``TemplateGrounder``."""
     import cv2
 
     t = _grey(tpl)
+    if mask is not None and mask.shape != t.shape:
+        mask = None
     if abs(scale - 1) > 0.01:
-        t = cv2.resize(t, (max(1, round(t.shape[1] * scale)), max(1, round(t.shape[0] * scale))))
+        size = (max(1, round(t.shape[1] * scale)), max(1, round(t.shape[0] * scale)))
+        t = cv2.resize(t, size)
+        if mask is not None:
+            mask = cv2.resize(mask, size, interpolation=cv2.INTER_NEAREST)
     left = round(point[0] - offset[0] * scale) - slack
     top = round(point[1] - offset[1] * scale) - slack
     if left < 0 or top < 0:
@@ -155,7 +193,9 @@ def score_at(image: Image.Image, tpl: Image.Image, offset: tuple[float, float], 
     patch = _grey(image.crop((left, top, left + t.shape[1] + 2 * slack, top + t.shape[0] + 2 * slack)))
     if patch.shape[0] < t.shape[0] or patch.shape[1] < t.shape[1] or float(t.std()) < 2.0:
         return -1.0
-    return float(cv2.minMaxLoc(cv2.matchTemplate(patch, t, cv2.TM_CCOEFF_NORMED))[1])
+    res = cv2.matchTemplate(patch, t, cv2.TM_CCOEFF_NORMED, mask=mask) if mask is not None else \
+        cv2.matchTemplate(patch, t, cv2.TM_CCOEFF_NORMED)
+    return float(cv2.minMaxLoc(np.nan_to_num(res, nan=-1.0, posinf=-1.0, neginf=-1.0))[1])
 
 
 def anchor_point(match: Match, crop: Image.Image, offset: tuple[float, float]) -> tuple[float, float]:

@@ -32,7 +32,7 @@ from PIL import Image
 
 from actions.errors import ActionValidationError
 from actions.keys import normalize_key
-from agent.record.anchors import crop_around, window_at
+from agent.record.anchors import crop_around, crop_boxes, window_at
 from agent.record.merge import RawEvent, Semantic, StepMerger
 from agent.screen.redact import SecretMasker
 from agent.screen import Frame, Screen, encode, frames_differ
@@ -216,15 +216,19 @@ class Recorder:
         self._pins = {t: f for t, f in self._pins.items() if t > sem.t0}
         step: dict = {"action": sem.action.to_json(), "ok": True, "thought": None}
         raw = frame
+        masked: list = []
         if frame is not None:
+            masked = self.masker.boxes(frame.image)
             frame = dataclasses.replace(frame, image=self.masker.apply(frame.image, frame.image))
+            if masked:  # replay leaves these out when it matches crops of this screenshot
+                step["masked"] = [list(b) for b in masked]
             step["screenshot"] = writer.add_image(encode(frame.image), step=index, label="before", ext="png")
             step["screen_area"] = [frame.left, frame.top, frame.width, frame.height]
             step["image_size"] = [frame.width, frame.height]
         if sem.point is not None and frame is not None:
-            step["anchor"] = self._anchor(writer, index, frame, sem.point, label="crop")
+            step["anchor"] = self._anchor(writer, index, frame, sem.point, label="crop", masked=masked)
             if sem.end_point is not None:
-                step["anchor_end"] = self._anchor(writer, index, frame, sem.end_point, label="crop-end")
+                step["anchor_end"] = self._anchor(writer, index, frame, sem.end_point, label="crop-end", masked=masked)
         kind = step["action"]["type"]
         if kind == "click":
             self._last_click = step.get("anchor")
@@ -234,7 +238,9 @@ class Recorder:
             self._typed(step, sem)
             latest = self.frames.prev
             if "secret" in step and raw is not None and latest is not None:
-                self.masker.typed_secret(raw.image, latest.image)
+                clicked = (self._last_click or {}).get("point")
+                point = (clicked[0] - latest.left, clicked[1] - latest.top) if clicked else None
+                self.masker.typed_secret(raw.image, latest.image, point=point)
         step["timings"] = {"person_s": round(sem.t0 - (self._t_prev if self._t_prev is not None else self.t_start), 3),
                            "duration_s": round(sem.t1 - sem.t0, 3)}
         step["t_rel"] = round(sem.t0 - self.t_start, 3)
@@ -243,7 +249,7 @@ class Recorder:
         self.on_step(index, step)
 
     def _anchor(self, writer: TrajectoryWriter, index: int, frame: Frame, point: tuple[int, int],
-                label: str) -> dict:
+                label: str, masked: list[tuple[int, int, int, int]] = ()) -> dict:
         x, y = point
         win = window_at(x, y)
         within = None
@@ -252,6 +258,7 @@ class Recorder:
             within = (wl - frame.left, wt - frame.top, wl - frame.left + ww, wt - frame.top + wh)
         c = crop_around(frame.image, x - frame.left, y - frame.top, within=within)
         anchor = {"point": [x, y], "crop": writer.add_image(encode(c.image), step=index, label=label, ext="png"),
+                  "masked": crop_boxes(masked, c.box),
                   "offset": [round(c.offset[0], 1), round(c.offset[1], 1)], "text": None, "window": win}
         if self.ocr is not None:
             box = self._nearest_text(c.image, c.offset)

@@ -31,7 +31,7 @@ from PIL import Image, ImageDraw
 
 from actions import secrets
 from actions.space import Action, TypeText, action_from_json
-from agent.record.anchors import TemplateGrounder, anchor_point, crop_around, score_at
+from agent.record.anchors import TemplateGrounder, anchor_point, crop_around, crop_boxes, match_mask, score_at
 from agent.screen import Frame, Screen, encode, frames_differ, wait_settled
 from agent.steps import StepRunner
 from agent.trajectory import Trajectory, TrajectoryWriter
@@ -123,7 +123,7 @@ class Replayer:
                       (win[0] + win[2] - area[0]) / s, (win[1] + win[3] - area[1]) / s)
         c = crop_around(shot, (point[0] - area[0]) / s, (point[1] - area[1]) / s,
                         (round(size[0] / s), round(size[1] / s)), within)
-        return c.image, c.offset
+        return c.image, c.offset, match_mask(c.image.size, crop_boxes(step.get("masked") or [], c.box))
 
     def _locate_once(self, step: dict, anchor: dict | None, point, frame: Frame) -> tuple[tuple[float, float], dict]:
         """Template first: the recorded crop (or a cut of the screenshot); when it matches twice, a
@@ -132,7 +132,8 @@ class Replayer:
         shot = Shot.full(frame.image, frame.left, frame.top)
         errors: list[str] = []
         recorded = self._image((anchor or {}).get("crop"))
-        first = (recorded, tuple(anchor.get("offset") or (0, 0))) if recorded is not None \
+        first = (recorded, tuple(anchor.get("offset") or (0, 0)),
+                 match_mask(recorded.size, anchor.get("masked"))) if recorded is not None \
             else self._cut(step, point, (200, 100))
         todo = [("crop", first)] if first else []
         if not todo:
@@ -140,23 +141,23 @@ class Replayer:
         tried_larger = tried_smaller = False
         smaller = None  # (template, offset, scale) of a crop that matched in several places
         while todo:
-            label, (tpl, offset) = todo.pop(0)
+            label, (tpl, offset, mask) = todo.pop(0)
             try:
                 m = self.template.locate(shot, Query(template=tpl, min_score=self.opt.min_score),
-                                         scale_hint=self._screen_scale(step))
+                                         scale_hint=self._screen_scale(step), mask=mask)
                 p = anchor_point(m, tpl, offset)
                 # a larger cut only decides between places where the smaller one matches too
                 if smaller is not None:
-                    st, so, ss = smaller
+                    st, so, ss, sm = smaller
                     ip = (p[0] - frame.left, p[1] - frame.top)
-                    if score_at(frame.image, st, so, ip, ss) < self.opt.min_score:
+                    if score_at(frame.image, st, so, ip, ss, mask=sm) < self.opt.min_score:
                         errors.append(f"{label}: matched where the smaller crop does not")
                         continue
                 return p, {"method": "template", "crop": label, "score": round(m.score, 3)}
             except AmbiguousMatch as e:
                 errors.append(f"{label}: " + str(e).replace("'image template' ", "the crop "))
                 if smaller is None:
-                    smaller = (tpl, offset, e.matches[0].box.width / tpl.width)
+                    smaller = (tpl, offset, e.matches[0].box.width / tpl.width, mask)
                 if not tried_larger:
                     tried_larger = True
                     todo += [(f"{w}x{h}", c) for w, h in ((400, 200), (800, 400))
@@ -208,7 +209,10 @@ class Replayer:
 
     def _save(self, frame: Frame, index: int, label: str) -> str:
         """Keep the screen as it was when a step failed; the failed step is recorded with it."""
-        rel = self.writer.add_image(encode(frame.image), step=index, label=label, ext="png")
+        if self.runner is not None:  # secrets typed during this replay stay covered
+            rel = self.runner.save_image(frame, step=index, label=label)
+        else:
+            rel = self.writer.add_image(encode(frame.image), step=index, label=label, ext="png")
         self._failed_shot = (rel, frame)
         return str(self.writer.folder / rel)
 
