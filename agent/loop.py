@@ -10,8 +10,9 @@ What peers get wrong, handled here:
   number of times in a row, instead of crashing or guessing.
 * **Invalid actions** (a point off the screen) are executor errors returned as data, also fed back.
 * **Stagnation**: repeating the same action while the screen does not change is the most common
-  failure of peer agents. After ``stagnation_warn`` such repeats the model is told; after
-  ``stagnation_stop`` the run ends with a clear reason.
+  failure of peer agents, and alternating between two or three actions that get nowhere its cousin
+  (``agent.stagnation``: a blinking caret or a spinner is not a change). After ``stagnation_warn``
+  such repeats the model is told; after ``stagnation_stop`` the run ends with a clear reason.
 * **Half-loaded screens**: the screenshot is always a settled one (``StepRunner.observe``).
 """
 
@@ -25,7 +26,7 @@ from typing import Any
 from actions import secrets
 from actions.errors import SafetyStop
 from actions.space import Done, Fail
-from agent.screen import frames_differ
+from agent.stagnation import StagnationDetector
 from agent.steps import StepRunner
 from model.base import Completion, GenerationConfig, ImagePart, Model, ModelError
 from model.family import HistoryEntry, ModelFamily, ParseError
@@ -74,24 +75,6 @@ class EpisodeResult:
         return {k: getattr(self, k) for k in self.__dataclass_fields__} | {"ok": self.success}
 
 
-class StagnationDetector:
-    """Counts consecutive repeats of the same action that left the screen unchanged."""
-
-    def __init__(self) -> None:
-        self.last: dict | None = None
-        self.repeats = 0
-
-    def update(self, action_json: dict, screen_changed: bool) -> int:
-        if screen_changed:
-            self.repeats = 0
-        elif action_json == self.last:
-            self.repeats += 1
-        else:
-            self.repeats = 0
-        self.last = action_json
-        return self.repeats
-
-
 def run_episode(
     goal: str,
     *,
@@ -108,7 +91,7 @@ def run_episode(
     parse_errors = 0
     calls = steps = 0
     tok_in = tok_out = 0
-    stagnation = StagnationDetector()
+    stagnation = StagnationDetector(config.stagnation_warn, config.stagnation_stop)
 
     def result(status: str, reason: str, answer: str | None = None) -> EpisodeResult:
         return EpisodeResult(status, secrets.mask(reason), answer, steps, calls, tok_in, tok_out,
@@ -165,18 +148,15 @@ def run_episode(
         feedback = None
         if not outcome.result.ok:
             feedback = f"Your action {parsed.action_text} failed: {outcome.result.error}"
-        changed = outcome.observation is None or frames_differ(obs.frame.image, outcome.observation.frame.image)
-        repeats = stagnation.update(parsed.action.to_json(), changed)
-        if repeats >= config.stagnation_stop:
+        after = None if outcome.observation is None else outcome.observation.frame.image
+        stuck = stagnation.update(parsed.action.to_json(), parsed.action_text, obs.frame.image, after)
+        if stuck.level == "stop":
             if on_step:
                 on_step(StepEvent(calls, parsed.thought, parsed.action.describe(), outcome.result.ok,
                                   outcome.result.error, timings, completion.usage.total_tokens))
-            return result("stagnated", f"the same action ({parsed.action_text}) was repeated {repeats + 1} times "
-                                       "and the screen did not change")
-        if repeats >= config.stagnation_warn:
-            feedback = ((feedback + " ") if feedback else "") + (
-                f"You repeated {parsed.action_text} {repeats + 1} times and the screen did not change. "
-                "Do something different: check the target, scroll, or use the keyboard.")
+            return result("stagnated", stuck.reason())
+        if stuck.level == "warn":
+            feedback = ((feedback + " ") if feedback else "") + stuck.feedback()
         history.append(HistoryEntry(parsed.thought, parsed.action_text, shot, feedback, memory=parsed.memory))
         if on_step:
             on_step(StepEvent(calls, parsed.thought, parsed.action.describe(), outcome.result.ok,
