@@ -14,13 +14,19 @@ What peers get wrong, handled here:
   (``agent.stagnation``: a blinking caret or a spinner is not a change). After ``stagnation_warn``
   such repeats the model is told; after ``stagnation_stop`` the run ends with a clear reason.
 * **Half-loaded screens**: the screenshot is always a settled one (``StepRunner.observe``).
+* **The time cap while the model thinks**: the executor's ``--max-seconds`` only bites when an action
+  runs, so a slow answer could run far past it. Each model call gets the time left as its timeout;
+  a call that runs out of it ends the run as a safety stop, like any other cap.
+
+Every step keeps the model's whole answer and the server's separate reasoning (masked) in the
+trajectory: a long thought is exactly what one needs to see when a run went wrong.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from actions import secrets
@@ -30,6 +36,16 @@ from agent.stagnation import StagnationDetector
 from agent.steps import StepRunner
 from model.base import Completion, GenerationConfig, ImagePart, Model, ModelError
 from model.family import HistoryEntry, ModelFamily, ParseError
+
+
+#: A model call that fails with less than this left before the time cap failed because of the cap.
+_CAP_SLACK_S = 0.25
+
+
+def _output(completion: Completion) -> dict[str, str | None]:
+    """The model's whole answer and the server's separate reasoning, masked, for the trajectory."""
+    return {"model_output": secrets.mask(completion.text),
+            "reasoning": None if completion.reasoning is None else secrets.mask(completion.reasoning)}
 
 
 @dataclass(frozen=True)
@@ -107,11 +123,23 @@ def run_episode(
         shot = ImagePart.from_image(obs.image, config.image_format)
         messages = family.build_messages(goal, shot, history, feedback=feedback)
         prep_s = time.monotonic() - t
+        try:  # a stop asked for (kill hotkey) or a cap passed while settling: no further model call
+            runner.executor.check_running()
+        except SafetyStop as e:
+            return result("stopped", str(e) or e.reason)
+        gen = config.generation
+        left = runner.executor.time_left()
+        if left is not None:
+            gen = replace(gen, timeout=left if gen.timeout is None else min(gen.timeout, left))
         if on_thinking:
             on_thinking(True)
         try:
-            completion: Completion = model.generate(messages, config.generation)
+            completion: Completion = model.generate(messages, gen)
         except ModelError as e:
+            now_left = runner.executor.time_left()
+            if now_left is not None and now_left < _CAP_SLACK_S:
+                return result("stopped", f"time cap of {runner.executor.policy.max_seconds:g} s reached while "
+                                         "waiting for the model (--max-seconds)")
             return result("model_error", str(e))
         finally:
             if on_thinking:
@@ -129,7 +157,7 @@ def run_episode(
             feedback = f"Your last answer could not be used: {e}"
             if runner.writer is not None:
                 runner.writer.append({"parse_error": secrets.mask(str(e)), "ok": False,
-                                      "model_output": secrets.mask(completion.text)[:4000], **model_info})
+                                      **_output(completion), **model_info})
             if on_step:
                 on_step(StepEvent(calls, None, None, False, str(e), {"model_s": completion.latency_s},
                                   completion.usage.total_tokens, feedback))
@@ -137,7 +165,7 @@ def run_episode(
                 return result("parse_errors", f"{parse_errors} unusable model answers in a row; last: {e}")
             continue
         parse_errors = 0
-        extra = {"model_output": secrets.mask(completion.text)[:4000], "memory": parsed.memory,
+        extra = {**_output(completion), "memory": parsed.memory,
                  "action_text": parsed.action_text, "model": model_info, "feedback_given": feedback}
         try:
             outcome = runner.act(parsed.action, thought=parsed.thought, extra=extra)
