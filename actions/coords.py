@@ -137,9 +137,23 @@ class ImageMap:
     def screen_to_image(self, x: float, y: float) -> tuple[float, float]:
         return (x - self.area.left) / self.sx, (y - self.area.top) / self.sy
 
+    def on_area(self, x: float, y: float) -> tuple[float, float]:
+        """(x, y) kept on the area's pixels: a point on or past the exclusive right/bottom edge moves
+        to the last pixel (``right - 1``), one before the left/top edge to the first. A point already
+        on the area is returned as it is, so interior mappings never change."""
+        a = self.area
+
+        def keep(v: float, lo: float, hi: float) -> float:
+            return lo if v < lo else max(lo, hi - 1) if v >= hi else v
+
+        return keep(x, a.left, a.right), keep(y, a.top, a.bottom)
+
     # normalized (GLM-4.5V: thousandths of the image's width and height) -------------------------
     def normalized_to_screen(self, nx: float, ny: float, base: float = 1000.0) -> tuple[float, float]:
-        return self.image_to_screen(nx / base * self.width, ny / base * self.height)
+        """A model's thousandths to the screen. ``base`` itself (GLM-4.5V's tolerated 1000) is the
+        image's far edge, one past its last pixel; it lands on the last pixel (``on_area``), so every
+        in-range answer is a point of the screenshot."""
+        return self.on_area(*self.image_to_screen(nx / base * self.width, ny / base * self.height))
 
     def screen_to_normalized(self, x: float, y: float, base: float = 1000.0) -> tuple[float, float]:
         px, py = self.screen_to_image(x, y)
@@ -147,7 +161,9 @@ class ImageMap:
 
     # absolute pixels of an image the model resized itself (UI-TARS / Qwen2.5-VL smart_resize) ----
     def resized_to_screen(self, rx: float, ry: float, resized: tuple[int, int]) -> tuple[float, float]:
-        return self.image_to_screen(rx * self.width / resized[0], ry * self.height / resized[1])
+        """Pixels of the model's resized image to the screen; its edge (x = resized width) lands on
+        the last pixel, as in ``normalized_to_screen``."""
+        return self.on_area(*self.image_to_screen(rx * self.width / resized[0], ry * self.height / resized[1]))
 
     def screen_to_resized(self, x: float, y: float, resized: tuple[int, int]) -> tuple[float, float]:
         px, py = self.screen_to_image(x, y)

@@ -115,6 +115,12 @@ class Executor:
     def elapsed(self) -> float:
         return time.monotonic() - self.started
 
+    def time_left(self) -> float | None:
+        """Seconds until the time cap (negative once past it); None without a cap. Whoever waits on
+        something slow for this run (a model answer) bounds the wait with it."""
+        cap = self.policy.max_seconds
+        return None if cap is None else cap - self.elapsed()
+
     # checks --------------------------------------------------------------------------------------
     def check_running(self) -> None:
         """Raise if the run must stop now (stop flag or time cap). Cheap; called between chunks."""

@@ -10,25 +10,42 @@ What peers get wrong, handled here:
   number of times in a row, instead of crashing or guessing.
 * **Invalid actions** (a point off the screen) are executor errors returned as data, also fed back.
 * **Stagnation**: repeating the same action while the screen does not change is the most common
-  failure of peer agents. After ``stagnation_warn`` such repeats the model is told; after
-  ``stagnation_stop`` the run ends with a clear reason.
+  failure of peer agents, and alternating between two or three actions that get nowhere its cousin
+  (``agent.stagnation``: a blinking caret or a spinner is not a change). After ``stagnation_warn``
+  such repeats the model is told; after ``stagnation_stop`` the run ends with a clear reason.
 * **Half-loaded screens**: the screenshot is always a settled one (``StepRunner.observe``).
+* **The time cap while the model thinks**: the executor's ``--max-seconds`` only bites when an action
+  runs, so a slow answer could run far past it. Each model call gets the time left as its timeout;
+  a call that runs out of it ends the run as a safety stop, like any other cap.
+
+Every step keeps the model's whole answer and the server's separate reasoning (masked) in the
+trajectory: a long thought is exactly what one needs to see when a run went wrong.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from actions import secrets
 from actions.errors import SafetyStop
 from actions.space import Done, Fail
-from agent.screen import frames_differ
+from agent.stagnation import StagnationDetector
 from agent.steps import StepRunner
 from model.base import Completion, GenerationConfig, ImagePart, Model, ModelError
 from model.family import HistoryEntry, ModelFamily, ParseError
+
+
+#: A model call that fails with less than this left before the time cap failed because of the cap.
+_CAP_SLACK_S = 0.25
+
+
+def _output(completion: Completion) -> dict[str, str | None]:
+    """The model's whole answer and the server's separate reasoning, masked, for the trajectory."""
+    return {"model_output": secrets.mask(completion.text),
+            "reasoning": None if completion.reasoning is None else secrets.mask(completion.reasoning)}
 
 
 @dataclass(frozen=True)
@@ -74,24 +91,6 @@ class EpisodeResult:
         return {k: getattr(self, k) for k in self.__dataclass_fields__} | {"ok": self.success}
 
 
-class StagnationDetector:
-    """Counts consecutive repeats of the same action that left the screen unchanged."""
-
-    def __init__(self) -> None:
-        self.last: dict | None = None
-        self.repeats = 0
-
-    def update(self, action_json: dict, screen_changed: bool) -> int:
-        if screen_changed:
-            self.repeats = 0
-        elif action_json == self.last:
-            self.repeats += 1
-        else:
-            self.repeats = 0
-        self.last = action_json
-        return self.repeats
-
-
 def run_episode(
     goal: str,
     *,
@@ -108,7 +107,7 @@ def run_episode(
     parse_errors = 0
     calls = steps = 0
     tok_in = tok_out = 0
-    stagnation = StagnationDetector()
+    stagnation = StagnationDetector(config.stagnation_warn, config.stagnation_stop)
 
     def result(status: str, reason: str, answer: str | None = None) -> EpisodeResult:
         return EpisodeResult(status, secrets.mask(reason), answer, steps, calls, tok_in, tok_out,
@@ -124,11 +123,23 @@ def run_episode(
         shot = ImagePart.from_image(obs.image, config.image_format)
         messages = family.build_messages(goal, shot, history, feedback=feedback)
         prep_s = time.monotonic() - t
+        try:  # a stop asked for (kill hotkey) or a cap passed while settling: no further model call
+            runner.executor.check_running()
+        except SafetyStop as e:
+            return result("stopped", str(e) or e.reason)
+        gen = config.generation
+        left = runner.executor.time_left()
+        if left is not None:
+            gen = replace(gen, timeout=left if gen.timeout is None else min(gen.timeout, left))
         if on_thinking:
             on_thinking(True)
         try:
-            completion: Completion = model.generate(messages, config.generation)
+            completion: Completion = model.generate(messages, gen)
         except ModelError as e:
+            now_left = runner.executor.time_left()
+            if now_left is not None and now_left < _CAP_SLACK_S:
+                return result("stopped", f"time cap of {runner.executor.policy.max_seconds:g} s reached while "
+                                         "waiting for the model (--max-seconds)")
             return result("model_error", str(e))
         finally:
             if on_thinking:
@@ -146,7 +157,7 @@ def run_episode(
             feedback = f"Your last answer could not be used: {e}"
             if runner.writer is not None:
                 runner.writer.append({"parse_error": secrets.mask(str(e)), "ok": False,
-                                      "model_output": secrets.mask(completion.text)[:4000], **model_info})
+                                      **_output(completion), **model_info})
             if on_step:
                 on_step(StepEvent(calls, None, None, False, str(e), {"model_s": completion.latency_s},
                                   completion.usage.total_tokens, feedback))
@@ -154,7 +165,7 @@ def run_episode(
                 return result("parse_errors", f"{parse_errors} unusable model answers in a row; last: {e}")
             continue
         parse_errors = 0
-        extra = {"model_output": secrets.mask(completion.text)[:4000], "memory": parsed.memory,
+        extra = {**_output(completion), "memory": parsed.memory,
                  "action_text": parsed.action_text, "model": model_info, "feedback_given": feedback}
         try:
             outcome = runner.act(parsed.action, thought=parsed.thought, extra=extra)
@@ -165,18 +176,15 @@ def run_episode(
         feedback = None
         if not outcome.result.ok:
             feedback = f"Your action {parsed.action_text} failed: {outcome.result.error}"
-        changed = outcome.observation is None or frames_differ(obs.frame.image, outcome.observation.frame.image)
-        repeats = stagnation.update(parsed.action.to_json(), changed)
-        if repeats >= config.stagnation_stop:
+        after = None if outcome.observation is None else outcome.observation.frame.image
+        stuck = stagnation.update(parsed.action.to_json(), parsed.action_text, obs.frame.image, after)
+        if stuck.level == "stop":
             if on_step:
                 on_step(StepEvent(calls, parsed.thought, parsed.action.describe(), outcome.result.ok,
                                   outcome.result.error, timings, completion.usage.total_tokens))
-            return result("stagnated", f"the same action ({parsed.action_text}) was repeated {repeats + 1} times "
-                                       "and the screen did not change")
-        if repeats >= config.stagnation_warn:
-            feedback = ((feedback + " ") if feedback else "") + (
-                f"You repeated {parsed.action_text} {repeats + 1} times and the screen did not change. "
-                "Do something different: check the target, scroll, or use the keyboard.")
+            return result("stagnated", stuck.reason())
+        if stuck.level == "warn":
+            feedback = ((feedback + " ") if feedback else "") + stuck.feedback()
         history.append(HistoryEntry(parsed.thought, parsed.action_text, shot, feedback, memory=parsed.memory))
         if on_step:
             on_step(StepEvent(calls, parsed.thought, parsed.action.describe(), outcome.result.ok,

@@ -8,8 +8,9 @@ loop, the grounders and the tests never care which one is behind it (the smolage
 Messages carry text and images. Images travel encoded (PNG or JPEG bytes) because that is what
 goes over HTTP; a local backend decodes them with ``ImagePart.to_pil``.
 
-Errors a *person* must fix (server unreachable, wrong model name, bad key) are typed exceptions with
-a clear message; what the *model* got wrong (unparseable output) is handled by the parsers, as data.
+Errors a *person* must fix (server unreachable or too slow, server failing with HTTP 5xx, wrong model
+name, bad key) are typed exceptions with a clear message; what the *model* got wrong (unparseable
+output) is handled by the parsers, as data.
 """
 
 from __future__ import annotations
@@ -105,9 +106,16 @@ class Completion:
 
 @dataclass(frozen=True, slots=True)
 class GenerationConfig:
-    max_tokens: int = 2048
+    """How to generate one answer. ``max_tokens`` 8192 is what zai-org/GLM-V's GUI-agent example
+    (``examples/gui-agent/glm-45v/gui_agent_45v.py``) asks for: thinking mode spends thousands of
+    tokens before the action, and a budget cut mid-thought leaves no action at all. ``timeout``
+    bounds this one call, retries included (the agent loop sets it to the run's time left);
+    None leaves each backend's own per-request timeout."""
+
+    max_tokens: int = 8192
     temperature: float = 0.001  # GLM-V's own GUI-agent example uses 0.001
     enable_thinking: bool = True
+    timeout: float | None = None
 
 
 class Model(Protocol):
@@ -121,7 +129,20 @@ class ModelError(Exception):
 
 
 class ModelUnreachable(ModelError):
-    pass
+    """No answer came back: connection refused, unknown host, or no answer in time."""
+
+
+class ModelTimeout(ModelUnreachable):
+    """The server took the request but did not answer within the timeout. ``timeout`` is the limit
+    that was hit (seconds)."""
+
+    def __init__(self, message: str, timeout: float) -> None:
+        super().__init__(message)
+        self.timeout = timeout
+
+
+class ModelServerError(ModelError):
+    """The server answered, with a failure of its own (HTTP 5xx) on every attempt."""
 
 
 class ModelNotFound(ModelError):

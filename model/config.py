@@ -2,7 +2,8 @@
 
 Environment: ``AGENT_MODEL_URL`` (an OpenAI-compatible base URL, e.g. ``http://gpu-box:8000/v1``),
 ``AGENT_MODEL`` (the served model name, e.g. ``glm-4.5v``), ``AGENT_API_KEY``, ``AGENT_MODEL_PATH``
-(a local checkpoint for the transformers backend), ``AGENT_MODEL_FAMILY``.
+(a local checkpoint for the transformers backend), ``AGENT_MODEL_FAMILY``, ``AGENT_MODEL_TIMEOUT``
+(seconds one request may take).
 
 Config file: ``$AGENT_CONFIG`` or ``~/.config/desk-agent/config.toml``::
 
@@ -11,8 +12,9 @@ Config file: ``$AGENT_CONFIG`` or ``~/.config/desk-agent/config.toml``::
     name = "glm-4.5v"
     api_key = ""            # better: AGENT_API_KEY in the environment
     family = "glm45v"       # or "uitars"
-    timeout = 120
+    timeout = 120           # seconds one request may take (a run's --max-seconds still wins)
     thinking = true
+    max_tokens = 8192       # the official GLM-V GUI-agent example's budget
 
 A missing model is not an error here (``load_settings`` returns None); the caller tells the person
 how to point at an endpoint or serve GLM-4.5V.
@@ -50,7 +52,7 @@ class ModelSettings:
     family: str = "glm45v"
     timeout: float = 120.0
     thinking: bool = True
-    max_tokens: int = 2048
+    max_tokens: int = 8192  # zai-org/GLM-V examples/gui-agent/glm-45v/gui_agent_45v.py
 
     def describe(self) -> str:
         where = self.url if self.backend == "openai" else self.path
@@ -88,7 +90,7 @@ def load_settings(flags: Mapping[str, Any] | None = None, env: Mapping[str, str]
     env = os.environ if env is None else env
     merged: dict[str, Any] = dict(_from_file(path or config_path(env)))
     env_map = {"url": "AGENT_MODEL_URL", "name": "AGENT_MODEL", "api_key": "AGENT_API_KEY",
-               "path": "AGENT_MODEL_PATH", "family": "AGENT_MODEL_FAMILY"}
+               "path": "AGENT_MODEL_PATH", "family": "AGENT_MODEL_FAMILY", "timeout": "AGENT_MODEL_TIMEOUT"}
     merged.update({k: env[v] for k, v in env_map.items() if env.get(v)})
     merged.update({k: v for k, v in (flags or {}).items() if v is not None})
     if not merged.get("url") and not merged.get("path"):
@@ -100,6 +102,7 @@ def load_settings(flags: Mapping[str, Any] | None = None, env: Mapping[str, str]
         s = replace(s, **merged)
     except TypeError as e:
         raise ModelError(f"bad model settings: {e}") from None
+    s = _checked_numbers(s)
     if s.backend not in ("openai", "transformers"):
         raise ModelError(f"unknown model backend {s.backend!r}: use openai or transformers")
     if s.backend == "openai" and not s.url:
@@ -107,6 +110,20 @@ def load_settings(flags: Mapping[str, Any] | None = None, env: Mapping[str, str]
     if s.backend == "transformers" and not s.path:
         raise ModelError("the transformers backend needs a checkpoint path (--model-path or AGENT_MODEL_PATH)")
     return s
+
+
+def _checked_numbers(s: ModelSettings) -> ModelSettings:
+    """``timeout`` and ``max_tokens`` as numbers (the environment gives strings), and positive."""
+    try:
+        timeout = float(s.timeout)
+    except (TypeError, ValueError):
+        raise ModelError(f"the model timeout must be a number of seconds, got {s.timeout!r} "
+                         "(--model-timeout, AGENT_MODEL_TIMEOUT or config key timeout)") from None
+    if not timeout > 0:
+        raise ModelError(f"the model timeout must be more than 0 seconds, got {s.timeout!r}")
+    if isinstance(s.max_tokens, bool) or not isinstance(s.max_tokens, int) or s.max_tokens < 1:
+        raise ModelError(f"max_tokens must be a whole number of at least 1, got {s.max_tokens!r}")
+    return replace(s, timeout=timeout)
 
 
 def build_model(s: ModelSettings) -> Model:

@@ -3,9 +3,10 @@
 This is how desk-agent scales past one machine: the model runs tensor-parallel on a GPU server
 (``agent serve`` prints the command) and any number of agents talk to it over HTTP.
 
-Plain ``urllib`` on purpose: the few things that matter here — per-request timeouts, bounded retries
-with backoff on connection errors and 5xx only, and a clear typed error for an unreachable server, a
-wrong model name or a bad key — are easier to get exactly right without a client library.
+Plain ``urllib`` on purpose: the few things that matter here — per-request timeouts that also fit
+the run's time left, bounded retries with backoff on connection errors and 5xx only, and a typed
+error that says what happened (unreachable, too slow, failing with HTTP 5xx, wrong model name, bad
+key) — are easier to get exactly right without a client library.
 
 GLM-4.5V specifics (zai-org/GLM-V README and ``examples/gui-agent/glm-45v/gui_agent_45v.py``):
 images go as base64 data URIs; ``skip_special_tokens: false`` keeps ``<|begin_of_box|>`` in the
@@ -32,6 +33,8 @@ from model.base import (
     ModelAuthError,
     ModelNotFound,
     ModelResponseError,
+    ModelServerError,
+    ModelTimeout,
     ModelUnreachable,
     TextPart,
     Usage,
@@ -83,36 +86,64 @@ class OpenAIBackend:
         self.server_extras = server_extras
 
     # HTTP ------------------------------------------------------------------------------------------
-    def _request(self, method: str, path: str, body: dict | None = None) -> dict:
+    def _request(self, method: str, path: str, body: dict | None = None, *, budget: float | None = None) -> dict:
+        """One API call. Connection errors and HTTP 5xx are retried (bounded, with backoff); a timeout
+        is not (the same request would take as long again). ``budget`` bounds the whole call,
+        retries included; each attempt also stops at ``self.timeout``."""
         url = f"{self.base_url}{path}"
         data = None if body is None else json.dumps(body).encode()
         headers = {"Content-Type": "application/json", "Accept": "application/json"}
         if self.api_key:
             headers["Authorization"] = f"Bearer {self.api_key}"
-        last: str = ""
+        deadline = None if budget is None else time.monotonic() + budget
+        last: tuple[str, str] | None = None  # (kind, text) of the last failed attempt
+        attempts = 0
         for attempt in range(self.retries + 1):
             if attempt:
-                time.sleep(self.backoff * 2 ** (attempt - 1) * (1 + random.random() * 0.25))
+                pause = self.backoff * 2 ** (attempt - 1) * (1 + random.random() * 0.25)
+                if deadline is not None and time.monotonic() + pause >= deadline:
+                    break
+                time.sleep(pause)
+            limit = self.timeout if deadline is None else min(self.timeout, deadline - time.monotonic())
+            if limit <= 0:
+                break
+            attempts += 1
             req = urllib.request.Request(url, data=data, headers=headers, method=method)
             try:
-                with urllib.request.urlopen(req, timeout=self.timeout) as resp:
+                with urllib.request.urlopen(req, timeout=limit) as resp:
                     payload = resp.read()
             except urllib.error.HTTPError as e:
                 detail = _error_text(e)
                 if e.code >= 500:
-                    last = f"HTTP {e.code}: {detail}"
+                    last = ("server", f"HTTP {e.code}: {detail}")
                     continue
                 raise self._client_error(e.code, detail) from None
             except (urllib.error.URLError, ConnectionError, socket.timeout, TimeoutError) as e:
                 reason = getattr(e, "reason", e)
-                last = f"{type(reason).__name__}: {reason}"
+                if isinstance(reason, (socket.timeout, TimeoutError)):
+                    raise self._timeout(limit, connecting=isinstance(e, urllib.error.URLError)) from None
+                last = ("unreachable", f"{type(reason).__name__}: {reason}")
                 continue
             try:
                 return json.loads(payload)
             except json.JSONDecodeError:
                 raise ModelResponseError(f"{url} answered with something that is not JSON: {payload[:200]!r}") from None
-        raise ModelUnreachable(f"cannot reach the model server at {self.base_url} after {self.retries + 1} "
-                               f"attempts ({last}); {SERVE_HINT}")
+        if last is None:  # the budget ran out before an attempt could be made
+            raise ModelTimeout(f"no time was left to ask the model server at {self.base_url}", budget or 0.0)
+        tries = f"{attempts} attempt{'s' if attempts != 1 else ''}"
+        if last[0] == "server":
+            raise ModelServerError(f"the model server failed: {last[1]} ({self.base_url}, {tries}); "
+                                   "its log says more")
+        raise ModelUnreachable(f"cannot reach the model server at {self.base_url} after {tries} "
+                               f"({last[1]}); {SERVE_HINT}")
+
+    def _timeout(self, limit: float, *, connecting: bool) -> ModelTimeout:
+        hint = ("set a longer one with --model-timeout / AGENT_MODEL_TIMEOUT (config key timeout), or ask "
+                "for a shorter answer (--max-tokens)")
+        if connecting:
+            return ModelTimeout(f"cannot reach the model server at {self.base_url}: no connection within "
+                                f"{limit:g} s; {SERVE_HINT}", limit)
+        return ModelTimeout(f"the model server at {self.base_url} did not answer within {limit:g} s; {hint}", limit)
 
     def _client_error(self, code: int, detail: str) -> Exception:
         if code in (401, 403):
@@ -152,7 +183,7 @@ class OpenAIBackend:
             body["skip_special_tokens"] = False
             body["chat_template_kwargs"] = {"enable_thinking": cfg.enable_thinking}
         t = time.monotonic()
-        data = self._request("POST", "/chat/completions", body)
+        data = self._request("POST", "/chat/completions", body, budget=cfg.timeout)
         latency = time.monotonic() - t
         try:
             msg = data["choices"][0]["message"]

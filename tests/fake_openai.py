@@ -1,6 +1,7 @@
 """A local OpenAI-compatible HTTP server on 127.0.0.1 standing in for vLLM serving GLM-4.5V.
 
-It answers ``/v1/chat/completions`` from a script (a list of answers or a function of the request),
+It answers ``/v1/chat/completions`` from a script (a list of answers or a function of the request,
+and optionally the separate ``reasoning_content`` a reasoning parser splits off),
 serves ``/v1/models``, records every request, and can fail on purpose (5xx bursts, 401, hangs).
 """
 
@@ -17,12 +18,13 @@ from typing import Any
 class FakeOpenAI:
     def __init__(self, answers: list[str] | Callable[[dict], str] | None = None, *, model: str = "glm-4.5v",
                  api_key: str | None = None, fail_first: int = 0, fail_status: int = 503,
-                 reasoning: str | None = None, delay: float = 0.0) -> None:
+                 fail_message: str = "overloaded", reasoning: str | list[str | None] | None = None, delay: float = 0.0) -> None:
         self.answers = answers if answers is not None else []
         self.model = model
         self.api_key = api_key
         self.fail_first = fail_first
         self.fail_status = fail_status
+        self.fail_message = fail_message
         self.reasoning = reasoning
         self.delay = delay
         self.requests: list[dict[str, Any]] = []
@@ -42,11 +44,13 @@ class FakeOpenAI:
         self._server.shutdown()
         self._server.server_close()
 
+    def _calls(self) -> int:
+        return len([r for r in self.requests if r.get("path", "").endswith("/chat/completions")])
+
     def _answer(self, body: dict) -> str:
         if callable(self.answers):
             return self.answers(body)
-        i = len([r for r in self.requests if r.get("path", "").endswith("/chat/completions")]) - 1
-        return self.answers[min(i, len(self.answers) - 1)]
+        return self.answers[min(self._calls() - 1, len(self.answers) - 1)]
 
     def _handler(self):
         fake = self
@@ -66,7 +70,7 @@ class FakeOpenAI:
             def _gate(self) -> bool:
                 fake.hits += 1
                 if fake.hits <= fake.fail_first:
-                    self._send(fake.fail_status, {"error": {"message": "overloaded"}})
+                    self._send(fake.fail_status, {"error": {"message": fake.fail_message}})
                     return False
                 if fake.api_key and self.headers.get("Authorization") != f"Bearer {fake.api_key}":
                     self._send(401, {"error": {"message": "Invalid API key"}})
@@ -97,8 +101,11 @@ class FakeOpenAI:
                     time.sleep(fake.delay)
                 text = fake._answer(body)
                 msg = {"role": "assistant", "content": text}
-                if fake.reasoning is not None:
-                    msg["reasoning_content"] = fake.reasoning
+                reasoning = fake.reasoning
+                if isinstance(reasoning, list):  # one per answer, like ``answers``
+                    reasoning = reasoning[min(fake._calls() - 1, len(reasoning) - 1)]
+                if reasoning is not None:
+                    msg["reasoning_content"] = reasoning
                 self._send(200, {"id": "x", "object": "chat.completion", "model": fake.model,
                                  "choices": [{"index": 0, "message": msg, "finish_reason": "stop"}],
                                  "usage": {"prompt_tokens": 1000, "completion_tokens": len(text.split())}})

@@ -97,3 +97,20 @@ def test_launch_waits_until_ready(tmp_path):
         launch([sys.executable, "-c", "raise SystemExit(3)"], "http://127.0.0.1:9/v1", timeout=10, poll=0.1)
     with pytest.raises(LaunchError, match="not found on PATH"):
         launch(["no-such-engine-xyz"], "http://127.0.0.1:9/v1")
+
+
+def test_timeout_from_env_and_the_generation_budget(tmp_path):
+    none = tmp_path / "none.toml"
+    s = load_settings({"url": "http://h:8000/v1"}, env={"AGENT_MODEL_TIMEOUT": "12.5"}, path=none)
+    assert s.timeout == 12.5 and s.max_tokens == 8192
+    s = load_settings({"url": "http://h:8000/v1", "timeout": 3.0, "max_tokens": 1000},
+                      env={"AGENT_MODEL_TIMEOUT": "12.5"}, path=none)
+    assert (s.timeout, s.max_tokens) == (3.0, 1000)  # flags win
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("[model]\nurl = 'http://x/v1'\ntimeout = 45\nmax_tokens = 4096\n")
+    assert (load_settings({}, env={}, path=cfg).timeout, load_settings({}, env={}, path=cfg).max_tokens) == (45, 4096)
+    for bad in ({"AGENT_MODEL_TIMEOUT": "soon"}, {"AGENT_MODEL_TIMEOUT": "0"}):
+        with pytest.raises(ModelError, match="timeout"):
+            load_settings({"url": "http://h/v1"}, env=bad, path=none)
+    with pytest.raises(ModelError, match="max_tokens"):
+        load_settings({"url": "http://h/v1", "max_tokens": 0}, env={}, path=none)

@@ -5,8 +5,10 @@ import socket
 import pytest
 from PIL import Image
 
+import time
+
 from model.base import (GenerationConfig, ImagePart, Message, ModelAuthError, ModelNotFound,
-                        ModelResponseError, ModelUnreachable, TextPart)
+                        ModelResponseError, ModelServerError, ModelTimeout, ModelUnreachable, TextPart)
 from model.openai_backend import OpenAIBackend
 from tests.fake_openai import FakeOpenAI
 
@@ -39,9 +41,17 @@ def test_retries_5xx_then_succeeds():
 
 def test_gives_up_after_bounded_retries():
     with FakeOpenAI(["DONE()"], fail_first=10) as srv:
-        with pytest.raises(ModelUnreachable) as e:
+        with pytest.raises(ModelServerError) as e:
             OpenAIBackend(srv.url, "glm-4.5v", retries=2, backoff=0.01).generate(user_turn())
     assert srv.hits == 3 and "HTTP 503" in str(e.value)
+
+
+def test_http_500_is_a_server_failure_with_its_message():
+    with FakeOpenAI(["DONE()"], fail_first=10, fail_status=500, fail_message="CUDA out of memory") as srv:
+        with pytest.raises(ModelServerError) as e:
+            OpenAIBackend(srv.url, "glm-4.5v", retries=1, backoff=0.01).generate(user_turn())
+    assert str(e.value).startswith("the model server failed: HTTP 500: CUDA out of memory")
+    assert not isinstance(e.value, ModelUnreachable) and "cannot reach" not in str(e.value)
 
 
 def test_unreachable_server_is_clear():
@@ -73,6 +83,37 @@ def test_timeout_is_bounded():
     with FakeOpenAI(["DONE()"], delay=2.0) as srv:
         with pytest.raises(ModelUnreachable):
             OpenAIBackend(srv.url, "glm-4.5v", timeout=0.2, retries=0).generate(user_turn())
+
+
+def test_a_timeout_is_not_retried_and_says_which_limit():
+    with FakeOpenAI(["DONE()"], delay=3.0) as srv:
+        t = time.monotonic()
+        with pytest.raises(ModelTimeout) as e:
+            OpenAIBackend(srv.url, "glm-4.5v", timeout=0.5, retries=3, backoff=0.01).generate(user_turn())
+        assert time.monotonic() - t < 2.5 and len(srv.requests) == 1
+    assert e.value.timeout == 0.5 and "did not answer within 0.5 s" in str(e.value)
+    assert "--model-timeout" in str(e.value)
+
+
+def test_the_call_budget_shrinks_the_request_timeout():
+    """GenerationConfig.timeout (the run's time left) beats the backend's own 120 s, retries included."""
+    with FakeOpenAI(["DONE()"], delay=5.0) as srv:
+        t = time.monotonic()
+        with pytest.raises(ModelTimeout) as e:
+            OpenAIBackend(srv.url, "glm-4.5v", timeout=120).generate(user_turn(), GenerationConfig(timeout=0.7))
+        assert time.monotonic() - t < 3.5
+    assert e.value.timeout == pytest.approx(0.7, abs=0.1)
+    with FakeOpenAI(["DONE()"], fail_first=100) as srv:  # 5xx retries stop at the budget too
+        t = time.monotonic()
+        with pytest.raises(ModelServerError):
+            OpenAIBackend(srv.url, "glm-4.5v", retries=50, backoff=0.2).generate(user_turn(), GenerationConfig(timeout=1.0))
+        assert time.monotonic() - t < 3.0 and srv.hits < 10
+
+
+def test_default_budget_is_the_official_8192_tokens():
+    with FakeOpenAI(["DONE()"]) as srv:
+        OpenAIBackend(srv.url, "glm-4.5v").generate(user_turn())
+    assert srv.requests[0]["body"]["max_tokens"] == 8192
 
 
 def test_bad_url():

@@ -107,7 +107,7 @@ def test_glm_out_of_range(box):
 
 
 def test_glm_1000_is_tolerated():
-    assert glm("left_click(start_box='[1000,1000]')").action == Click(1920, 1080)
+    assert glm("left_click(start_box='[1000,1000]')").action == Click(1919, 1079)  # the last pixel, not one past it
 
 
 def test_glm_two_different_actions():

@@ -2,6 +2,11 @@
 
 A CLI module: it parses options, builds the collaborators (model, family, screen, safe executor,
 trajectory) and hands them to ``agent.loop.run_episode`` / ``model.serving``.
+
+Everything the model wrote (thoughts, actions, answers, errors quoting the server) is untrusted
+text: it reaches the console only through ``agent.untrusted.shown``, so a thought holding ``[/b]`` is
+printed as written instead of crashing the run after it acted. Whatever happens, the trajectory is
+sealed.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from actions import secrets
 from actions.killswitch import DEFAULT_HOTKEY
 from agent.cli.common import (ApiKeyOpt, KillOpt, MaxSecondsOpt, MaxStepsOpt, ModelNameOpt, ModelUrlOpt, NoKillOpt,
                        RiskyOpt, YesOpt, build_executor, fail, start_virtual, app, console, err)
+from agent.untrusted import shown
 
 
 @app.command()
@@ -27,6 +33,10 @@ def run(
     model_path: Annotated[Optional[str], typer.Option(help="Local checkpoint for the transformers backend, env AGENT_MODEL_PATH.")] = None,
     model_family: Annotated[Optional[str], typer.Option(help="Prompt and output format: glm45v (default) or uitars.")] = None,
     thinking: Annotated[Optional[bool], typer.Option("--thinking/--no-thinking", help="GLM-4.5V thinking mode (default on).")] = None,
+    model_timeout: Annotated[Optional[float], typer.Option(
+        help="Seconds one model request may take (default 120), env AGENT_MODEL_TIMEOUT; --max-seconds still wins.")] = None,
+    max_tokens: Annotated[Optional[int], typer.Option(
+        help="Most tokens the model may generate per step (default 8192, as the official GLM-V example).")] = None,
     max_size: Annotated[str, typer.Option(help="Downscale screenshots for the model to fit WIDTHxHEIGHT.")] = "1280x800",
     image_format: Annotated[str, typer.Option(help="png or jpeg screenshots for the model.")] = "png",
     out: Annotated[Optional[Path], typer.Option(help="Trajectory folder (default runs/run-TIMESTAMP).")] = None,
@@ -52,7 +62,8 @@ def run(
 
     try:
         settings = load_settings({"url": model_url, "name": model, "api_key": api_key, "path": model_path,
-                                  "family": model_family, "thinking": thinking})
+                                  "family": model_family, "thinking": thinking, "timeout": model_timeout,
+                                  "max_tokens": max_tokens})
     except ModelError as e:
         raise fail(str(e))
     if settings is None:
@@ -81,8 +92,8 @@ def run(
         except Exception as e:  # no display
             raise fail(f"cannot capture the screen: {e}. Try --virtual or `agent doctor`.")
         runner = StepRunner(ex, screen, writer, model_size=limit, image_format=image_format)
-        console.print(f"[bold]goal:[/] {secrets.mask(goal)}\n[dim]model: {settings.describe()} · screen {w}x{h} "
-                      f"→ {limit[0]}x{limit[1]} · trajectory {folder}[/]")
+        console.print(f"[bold]goal:[/] {shown(goal)}\n[dim]model: {shown(settings.describe())} · screen {w}x{h} "
+                      f"→ {limit[0]}x{limit[1]} · trajectory {shown(folder)}[/]")
         status = stack.enter_context(console.status("observing…"))
 
         def thinking_cb(on: bool) -> None:
@@ -91,24 +102,28 @@ def run(
         def show(ev: StepEvent) -> None:
             t = ev.timings
             phases = " · ".join(f"{k[:-2]} {v * 1000:.0f} ms" for k, v in t.items() if v)
-            mark = "[green]✓[/]" if ev.ok else f"[red]✗ {secrets.mask(ev.error or '')}[/]"
-            console.print(f"[bold]{ev.index:>3}[/] {mark} [cyan]{secrets.mask(ev.action or '(no action)')}[/] "
+            mark = "[green]✓[/]" if ev.ok else f"[red]✗ {shown(ev.error or '')}[/]"
+            console.print(f"[bold]{ev.index:>3}[/] {mark} [cyan]{shown(ev.action or '(no action)')}[/] "
                           f"[dim]{phases}{f' · {ev.tokens} tok' if ev.tokens else ''}[/]")
             if ev.thought:
-                console.print(f"    [italic]{secrets.mask(ev.thought.strip())[:300]}[/]")
+                console.print(f"    [italic]{shown(ev.thought.strip(), 300)}[/]")
             if ev.feedback:
-                console.print(f"    [yellow]→ model told: {secrets.mask(ev.feedback)[:200]}[/]")
+                console.print(f"    [yellow]→ model told: {shown(ev.feedback, 200)}[/]")
 
         cfg = LoopConfig(max_steps=max_steps, image_format=image_format,
                          generation=GenerationConfig(max_tokens=settings.max_tokens, enable_thinking=settings.thinking))
-        res = run_episode(goal, model=llm, family=family, runner=runner, config=cfg, on_step=show,
-                          on_thinking=thinking_cb)
+        try:
+            res = run_episode(goal, model=llm, family=family, runner=runner, config=cfg, on_step=show,
+                              on_thinking=thinking_cb)
+        except BaseException as e:  # a bug or Ctrl-C: the trajectory is still sealed, saying so
+            writer.close({"status": "crashed", "ok": False, "reason": secrets.mask(f"{type(e).__name__}: {e}")})
+            raise
         writer.close(res.to_json())
         colour = "green" if res.success else "red"
-        console.print(f"[bold {colour}]{res.status}[/]: {res.reason}"
-                      + (f"\n[bold]answer:[/] {secrets.mask(res.answer)}" if res.answer else ""))
+        console.print(f"[bold {colour}]{res.status}[/]: {shown(res.reason)}"
+                      + (f"\n[bold]answer:[/] {shown(res.answer)}" if res.answer else ""))
         console.print(f"[dim]{res.steps} steps · {res.model_calls} model calls · {res.prompt_tokens + res.completion_tokens} "
-                      f"tokens · {res.elapsed_s:.1f} s · trajectory {folder}[/]")
+                      f"tokens · {res.elapsed_s:.1f} s · trajectory {shown(folder)}[/]")
         code = {"done": 0, "stopped": 3, "model_error": 4}.get(res.status, 1)
     raise typer.Exit(code)
 

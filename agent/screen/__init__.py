@@ -1,8 +1,9 @@
-"""Seeing the screen: capture, downscale, encode, wait until it settles, and keep secrets out of
-saved images (``agent.screen.redact``)."""
+"""Seeing the screen: capture, downscale, encode, wait until it settles, tell a real change from motion
+(``agent.screen.change``), and keep secrets out of saved images (``agent.screen.redact``)."""
 
 from agent.screen.capture import (Frame, Monitor, Region, Screen, SettleResult, downscale, encode, frames_differ,
                                   wait_settled)
+from agent.screen.change import change_regions, motion_limit, real_change
 
-__all__ = ["Frame", "Monitor", "Region", "Screen", "SettleResult", "downscale", "encode", "frames_differ",
-           "wait_settled"]
+__all__ = ["Frame", "Monitor", "Region", "Screen", "SettleResult", "change_regions", "downscale", "encode",
+           "frames_differ", "motion_limit", "real_change", "wait_settled"]

@@ -1,0 +1,85 @@
+"""Did the screen really change? Motion (a blinking caret, a busy spinner) is not progress.
+
+``frames_differ`` answers "is any pixel different", which is what settling needs. Stagnation needs
+another question: did an action *do* anything? A screen always has something moving by itself — a
+caret blinking in the focused field, a spinner or throbber in a toolbar, a clock — and counting that
+as a change means a model that keeps pressing a dead button is never caught.
+
+The rule: changed pixels are grouped into regions (pixels closer than ``JOIN`` px belong to the same
+region, so the glyphs of one line of text make one region), and a change is *real* when one region's
+bounding box covers at least ``MOTION_FRACTION`` of the screen, or all regions together cover at
+least ``MOTION_TOTAL`` times that.
+
+Why a thousandth of the screen (1024 px² at 1280x800, a 32x32 square; ~2070 px² at 1920x1080;
+~8300 px² at 3840x2160, where a 2x HiDPI desktop draws everything four times as large): a caret is
+1-2 px by one line (20-50 px²), a spinner or toolbar throbber 16-32 px square (256-1024 px²), while
+what an action changes when it works is larger: a menu or a dialog (≥ 100x80 px), a tooltip or a
+status message (a line of text, ≥ 100x15 px), a page, a selection highlight on a row or a button.
+Relative to the screen because pixel sizes of UI scale with the display. The price: a repeated
+action whose only effect is as small as a spinner (a checkbox tick alone, one typed character)
+counts as no change; the stagnation rule needs the same action several times in a row on top of it,
+so a person-sized task rarely meets it, and the model is warned before a run is stopped.
+"""
+
+from __future__ import annotations
+
+from PIL import Image, ImageChops
+
+from agent.screen.capture import Region
+
+#: A change region smaller than this share of the screen is motion, not progress (see above).
+MOTION_FRACTION = 0.001
+#: ... unless the small regions together cover this many times as much (many cells of a table updating).
+MOTION_TOTAL = 4
+#: Changed pixels at most this far apart belong to one region.
+JOIN = 6
+
+
+def motion_limit(size: tuple[int, int]) -> float:
+    """The smallest region area (px²) that counts as a real change on a screen of ``size``."""
+    return MOTION_FRACTION * size[0] * size[1]
+
+
+def change_regions(a: Image.Image, b: Image.Image, *, tolerance: int = 0) -> list[Region]:
+    """Bounding boxes (image coordinates) of the regions where ``a`` and ``b`` differ by more than
+    ``tolerance`` in any channel; pixels up to ``JOIN`` px apart share a region. Images of different
+    sizes are one region covering the larger."""
+    if a.size != b.size:
+        return [Region(0, 0, max(a.width, b.width), max(a.height, b.height))]
+    a, b = a.convert("RGB"), b.convert("RGB")
+    box = ImageChops.difference(a, b).getbbox()  # C speed; None when identical
+    if box is None:
+        return []
+    import cv2
+    import numpy as np
+
+    diff = np.asarray(ImageChops.difference(a.crop(box), b.crop(box)))
+    mask = (diff.max(axis=2) > tolerance).astype(np.uint8)
+    if not mask.any():
+        return []
+    r = JOIN // 2  # dilate by r on every side: gaps of up to 2r px close
+    padded = cv2.copyMakeBorder(mask, r, r, r, r, cv2.BORDER_CONSTANT, value=0)
+    grown = cv2.dilate(padded, np.ones((2 * r + 1, 2 * r + 1), np.uint8))
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(grown, connectivity=8)
+    out = []
+    for i in range(1, n):
+        x, y, w, h = (int(v) for v in stats[i, :4])
+        # a pixel at x sits at x + r in the padded mask and grows to x there: the grown box's left is the
+        # region's left in crop coordinates, its width the region's plus 2r
+        out.append(Region(box[0] + x, box[1] + y, w - 2 * r, h - 2 * r))
+    return out
+
+
+def real_change(a: Image.Image, b: Image.Image, *, tolerance: int = 0) -> bool:
+    """True when ``b`` differs from ``a`` by more than motion (see the module docstring)."""
+    if a.size != b.size:
+        return True
+    limit = motion_limit(a.size)
+    box = ImageChops.difference(a.convert("RGB"), b.convert("RGB")).getbbox()
+    if box is None or (box[2] - box[0]) * (box[3] - box[1]) < limit:
+        return False  # everything that changed fits in a box smaller than the limit
+    regions = change_regions(a, b, tolerance=tolerance)
+    if not regions:
+        return False
+    areas = [g.width * g.height for g in regions]
+    return max(areas) >= limit or sum(areas) >= MOTION_TOTAL * limit
