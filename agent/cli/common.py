@@ -16,6 +16,7 @@ import typer
 from rich.console import Console
 
 from actions import secrets
+from agent.untrusted import shown
 
 app = typer.Typer(
     name="agent",
@@ -66,7 +67,9 @@ ApiKeyOpt = Annotated[Optional[str], typer.Option(help="API key of the model ser
 
 
 def fail(message: str, code: int = 2) -> "typer.Exit":
-    err.print(f"[bold red]error:[/] {secrets.mask(message)}")
+    """Print ``message`` as an error (it quotes file names, screen or model text: data, never markup)
+    and return the ``typer.Exit`` to raise."""
+    err.print(f"[bold red]error:[/] {shown(message)}")
     return typer.Exit(code)
 
 
