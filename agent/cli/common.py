@@ -15,7 +15,6 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 
-from actions import secrets
 from agent.untrusted import shown
 
 app = typer.Typer(
