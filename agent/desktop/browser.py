@@ -271,21 +271,24 @@ def launch_chromium(url: str, *, size: tuple[int, int] = (1180, 740), position: 
 def _wait_ready(handle: BrowserHandle, timeout: float, ready: Callable[[], bool] | None,
                 port: int | None, settle: bool) -> None:
     deadline = time.monotonic() + timeout
-    stage = "its window to appear"
+    stage, late = "its window appeared", "show its window"
     while True:
         if not handle.alive:
             raise BrowserError(f"Chromium exited with status {handle.proc.returncode} before {stage}:\n"
                                f"{handle.stderr_tail() or '(no output)'}")
         if handle.window is None:
-            handle.window = _find_window(handle.display, handle.pid)
+            try:
+                handle.window = _find_window(handle.display, handle.pid)
+            except Exception:  # noqa: BLE001 - no X server (yet): Chromium will say so and exit
+                pass
         if handle.window is not None:
-            stage = "the page was ready"
+            stage, late = "the page was ready", "get the page ready"
             if port is not None and handle.debug_port is None:
                 handle.debug_port = port or _devtools_port(handle.profile)
             if (ready is None or ready()) and (port is None or handle.debug_port):
                 break
         if time.monotonic() > deadline:
-            raise BrowserError(f"Chromium did not get {stage} within {timeout:g} s:\n"
+            raise BrowserError(f"Chromium did not {late} within {timeout:g} s:\n"
                                f"{handle.stderr_tail() or '(no output)'}")
         time.sleep(0.1)
     if settle:
