@@ -1,8 +1,10 @@
 """Set-up and tear-down of a task's app on the current display.
 
 ``start_app(instance, workdir)`` turns a task's ``setup:`` data into a running bundled app with its
-state seeded (rows in the booking sqlite file, files in the editor's folder, a trap pop-up) and waits
-until the app has drawn itself and reported its layout; ``AppHandle.stop()`` tears it down. The
+state seeded (rows in the booking sqlite file, files in the editor's folder, a trap pop-up; for the
+web site ``web``: its server plus Chromium in app mode, with the site's ``today``, the results
+``order`` and the window ``geometry``) and waits until the app has drawn itself and reported its
+layout; ``AppHandle.stop()`` tears it down (for ``web``, Chromium's whole process group first). The
 handle is what evaluators and the oracle read: the app's state file, its database, its folder.
 
 Why a subprocess per app: the app must be a separate X client, exactly like an app a person uses, so

@@ -99,5 +99,7 @@ def test_failures_are_typed_with_the_browser_output(tmp_path, server):
     with pytest.raises(BrowserError, match="exited|did not") as e:
         launch_chromium(url, env=env, timeout=30)
     assert "X" in str(e.value) or "display" in str(e.value).lower()
+    with pytest.raises(BrowserError, match="not installed"):
+        launch_chromium(url, binary=str(tmp_path / "no-chromium-here"))
     with pytest.raises(BrowserError, match="no DISPLAY"):
         launch_chromium(url, env={k: v for k, v in os.environ.items() if k != "DISPLAY"})

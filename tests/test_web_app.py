@@ -111,7 +111,7 @@ def test_store_validates_and_never_keeps_the_card_number(tmp_path):
 def test_api_pages_and_state_file(site):
     status, html = get(site, "/")
     assert status == 200 and b'id="date_button"' in html and b"app.js" in html
-    assert get(site, "/static/app.js")[0] == 200 and get(site, "/static/app.css")[0] == 200
+    assert all(get(site, f"/static/{f}")[0] == 200 for f in ("app.js", "report.js", "app.css"))
     cfg = json.loads(get(site, "/api/config")[1])
     assert cfg["today"] == TODAY and cfg["last_day"] == "2027-02-28" and "Bern" in cfg["stations"]
     assert json.loads(get(site, "/api/stations?q=ber")[1])["stations"][:2] == ["Berlin Hbf", "Berlin Ostbahnhof"]

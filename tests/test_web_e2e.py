@@ -181,6 +181,12 @@ def test_agent_eval_web_oracle_books_and_fails_the_impossible_task(tmp_path, xdi
     assert len(paid) == 1 and paid[0][3] == "paid" and paid[0][2] in ("1111", "0004") and paid[0][0] in p["goal"]
     assert db("web.no_trains").execute("SELECT count(*) FROM bookings").fetchone()[0] == 0
     assert agent("verify", rows["web.book_ticket"]["trajectory"], timeout=60).returncode == 0
+    # the Pay click is the risky step: without approval the executor refuses it and nothing is stored
+    r = agent("eval", "web.book_cheapest", "--no-yes", "--out", str(tmp_path / "refused"))
+    row = json.loads((tmp_path / "refused" / "results.jsonl").read_text())
+    assert r.returncode == 1 and row["ending"] == "stopped" and "pay" in row["refusals"][0]
+    con = sqlite3.connect(tmp_path / "refused" / "tasks" / "web.book_cheapest-s0" / "app" / "bookings.sqlite")
+    assert con.execute("SELECT count(*) FROM bookings").fetchone()[0] == 0
 
 
 def test_agent_demo_app_web_passes(tmp_path):

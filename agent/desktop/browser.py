@@ -55,7 +55,12 @@ class BrowserError(DesktopError):
     """Chromium is missing, exited, or never showed its window (the message has its stderr tail)."""
 
 
-def find_chromium() -> str:
+def find_chromium(binary: str | None = None) -> str:
+    """``binary`` if given and executable, else Chromium from PATH; ``BrowserError`` when there is none."""
+    if binary is not None:
+        if shutil.which(binary) is None:
+            raise BrowserError(f"Chromium is not installed at {binary} (Debian/Ubuntu: apt-get install chromium)")
+        return binary
     for name in ("chromium", "chromium-browser", "google-chrome"):
         path = shutil.which(name)
         if path:
@@ -235,15 +240,16 @@ def launch_chromium(url: str, *, size: tuple[int, int] = (1180, 740), position: 
                     app_mode: bool = True, user_data_dir: str | os.PathLike | None = None,
                     remote_debugging_port: int | None = None, env: dict[str, str] | None = None,
                     timeout: float = 60.0, ready: Callable[[], bool] | None = None,
-                    settle: bool = True) -> BrowserHandle:
+                    settle: bool = True, binary: str | None = None) -> BrowserHandle:
     """Start Chromium showing ``url`` and return once its window is mapped, ``ready()`` holds and the
     window's pixels settled. ``remote_debugging_port=0`` lets Chromium pick a free port (read back
-    into ``handle.debug_port``). ``env`` is passed through (DISPLAY, an accessibility bus ...)."""
+    into ``handle.debug_port``). ``env`` is passed through (DISPLAY, an accessibility bus ...);
+    ``binary`` names another Chromium executable than the one on PATH."""
+    binary = find_chromium(binary)
     env = dict(os.environ if env is None else env)
     display = env.get("DISPLAY")
     if not display:
         raise BrowserError("no DISPLAY: start a virtual desktop first (agent desktop, or VirtualDesktop)")
-    binary = find_chromium()
     owns = user_data_dir is None
     profile = Path(tempfile.mkdtemp(prefix="desk-chromium-")) if owns else Path(user_data_dir)
     if owns:

@@ -32,7 +32,8 @@ from tasks.apps.web import catalog
 from tasks.apps.web.store import BookingError, Store
 
 STATIC = Path(__file__).parent / "static"
-FILES = {"/": "index.html", "/index.html": "index.html", "/static/app.js": "app.js", "/static/app.css": "app.css"}
+FILES = {"/": "index.html", "/index.html": "index.html", "/static/app.js": "app.js", "/static/app.css": "app.css",
+         "/static/report.js": "report.js"}
 TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
 MAX_BODY = 256 * 1024
 

@@ -1,11 +1,9 @@
 /* Rail&Go: search -> results -> details -> payment -> confirmation, in one page, no framework.
  *
- * Besides being a booking site, the page reports its own layout to the server (POST /api/state)
- * after every render and whenever the window moves: each visible element with a data-key, its box
- * in SCREEN pixels, the page, the message, the field values (never the card number). The server
- * writes that to the state file the oracle and the tests read. Screen position of the page's (0, 0):
- * window.screenX/screenY plus the browser chrome (outerHeight - innerHeight); once the pointer has
- * moved over the page, the exact offset from a mouse event (screenX - clientX) replaces the formula.
+ * Besides being a booking site, the page reports its own layout to the server through report.js
+ * (every element with a data-key, its box in screen pixels); describe() below adds the page, the
+ * message and the field values (never the card number). The server writes the state file the
+ * oracle and the tests read.
  */
 "use strict";
 (() => {
@@ -303,87 +301,28 @@
     show("search");
   }
 
-  // ---- the layout report -----------------------------------------------------------------------
-  const geo = { dx: null, dy: null, chrome: null };
-  document.addEventListener("mousemove", (e) => {
-    geo.dx = e.screenX - e.clientX - window.screenX;
-    geo.dy = e.screenY - e.clientY - window.screenY;
-    geo.chrome = window.outerHeight - window.innerHeight;
-    schedule();
-  }, { capture: true, passive: true });
-  function origin() {
-    if (geo.dx !== null && geo.chrome === window.outerHeight - window.innerHeight) {
-      return [window.screenX + geo.dx, window.screenY + geo.dy, "pointer"];
-    }
-    const side = Math.max(0, (window.outerWidth - window.innerWidth) / 2);
-    return [window.screenX + side, window.screenY + window.outerHeight - window.innerHeight - side, "window"];
-  }
-  const clean = (t) => (t || "").replace(/\s+/g, " ").trim();
-  function label(el) {
-    if (el.getAttribute("aria-label")) return clean(el.getAttribute("aria-label"));
-    if (el.labels && el.labels.length) return clean([...el.labels].map((l) => l.textContent).join(" "));
-    return clean(el.textContent);
-  }
-  function boxOf(el, ox, oy) {
-    if (el.closest("[hidden]")) return null;
-    const r = el.getBoundingClientRect();
-    if (r.width < 1 || r.height < 1 || getComputedStyle(el).visibility === "hidden") return null;
-    const l = Math.max(0, r.left), t = Math.max(0, r.top);
-    const rr = Math.min(window.innerWidth, r.right), b = Math.min(window.innerHeight, r.bottom);
-    if (rr - l < 1 || b - t < 1) return null;
-    const x0 = Math.round(ox + l), y0 = Math.round(oy + t);
-    return [[x0, y0, Math.round(ox + rr) - x0, Math.round(oy + b) - y0], (l + rr) / 2, (t + b) / 2];
-  }
-  function snapshot() {
-    const [ox, oy, how] = origin();
-    const widgets = {}, disabled = [], covered = [], labels = {};
-    for (const el of document.querySelectorAll("[data-key]")) {
-      const got = boxOf(el, ox, oy);
-      if (!got) continue;
-      const [box, cx, cy] = got, key = el.dataset.key;
-      const hit = document.elementFromPoint(cx, cy);
-      if (!hit || !(el === hit || el.contains(hit))) { covered.push(key); continue; }
-      widgets[key] = box;
-      labels[key] = label(el);
-      if (el.disabled) disabled.push(key);
-    }
-    const focus = document.activeElement && document.activeElement.dataset ? document.activeElement.dataset.key : null;
+  // ---- what the layout report says about this page (report.js adds the boxes) ------------------
+  function describe() {
     const open = ["from", "to"].find((k) => S.lists[k].length) || null;
+    const calendarOpen = !$("calendar").hidden;
     return {
-      page: S.page, message: S.message, widgets, disabled, covered, labels, focused: focus || null,
+      page: S.page, message: S.message,
       values: {
         from: $("from").value, to: $("to").value, date: S.date, passengers: Number($("passengers").value),
         name: $("name").value, email: $("email").value, seat: seatValue(), insurance: $("insurance").checked,
-        notes: $("notes").value, card_digits: $("card").value.replace(/\D/g, "").length,
+        notes: $("notes").value, card_digits: $("card").value.replace(/\D/g, "").length,  // never the number
       },
       suggestions: open ? { field: open, query: S.query[open], items: S.lists[open],
         active: S.active[open] >= 0 ? S.lists[open][S.active[open]] : null } : null,
-      calendar: { open: !$("calendar").hidden, month: $("calendar").hidden ? null : S.month,
-        label: $("calendar").hidden ? null : $("month_label").textContent },
+      calendar: { open: calendarOpen, month: calendarOpen ? S.month : null,
+        label: calendarOpen ? $("month_label").textContent : null },
       search: S.search, rows: S.page === "results" ? S.results.map((t) => ({
         departure: t.departure, arrival: t.arrival, duration: t.duration, changes: t.changes, fare: t.fare })) : [],
       train: S.train ? S.train.departure : null, pay_label: S.page === "payment" ? $("pay").textContent : null,
       reference: S.booking ? S.booking.reference : null,
-      window: [window.screenX, window.screenY, window.outerWidth, window.outerHeight],
-      viewport: [Math.round(ox), Math.round(oy), window.innerWidth, window.innerHeight],
-      origin: how, dpr: window.devicePixelRatio || 1,
     };
   }
-  const session = Math.random().toString(36).slice(2);
-  let seq = 0, lastSent = "", pending = false;
-  function schedule() {
-    if (pending || !S.config) return;
-    pending = true;
-    requestAnimationFrame(() => requestAnimationFrame(() => { pending = false; report(); }));
-  }
-  function report() {
-    const snap = snapshot(), text = JSON.stringify(snap);
-    if (text === lastSent) return;
-    lastSent = text;
-    seq += 1;
-    fetch("/api/state", { method: "POST", headers: { "Content-Type": "application/json" }, keepalive: true,
-      body: JSON.stringify({ session, seq, ...snap }) }).catch(() => {});
-  }
+  let schedule = () => {};
 
   // ---- start -------------------------------------------------------------------------------------
   async function start() {
@@ -408,10 +347,7 @@
     $("back_details").addEventListener("click", () => show("details"));
     $("pay").addEventListener("click", onPay);
     $("new_search").addEventListener("click", newSearch);
-    for (const ev of ["input", "change", "focusin", "focusout", "scroll", "resize", "keyup", "click"]) {
-      window.addEventListener(ev, schedule, { capture: true, passive: true });
-    }
-    setInterval(schedule, 250); // the window may move without any event reaching the page
+    schedule = window.startLayoutReport(describe);
     show("search");
   }
   start();
