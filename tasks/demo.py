@@ -27,6 +27,8 @@ from pathlib import Path
 
 from rich.console import Console
 
+from agent.untrusted import shown
+
 DEMO_TASK, DEMO_SEED = "booking.book_ticket", 0
 #: --app -> (task, oracle grounding, how the grounding is described)
 DEMOS = {
@@ -71,7 +73,7 @@ def run_demo(out: Path, console: Console, *, model_url: str | None = None, model
     params = json.loads(hidden)
     inst = TaskInstance(inst.spec, inst.seed, params, render(inst.spec.goal, params))
     out = _fresh_folder(out)
-    console.print(f"[bold]desk-agent demo[/] on DISPLAY={os.environ.get('DISPLAY')}\n[bold]goal:[/] {inst.goal}")
+    console.print(f"[bold]desk-agent demo[/] on DISPLAY={os.environ.get('DISPLAY')}\n[bold]goal:[/] {shown(inst.goal)}")
     if model_url or model:
         return _with_model(inst, out, console, model_url, model, yes)
     return _offline(inst, out, console, grounding, how)
@@ -86,7 +88,7 @@ def _offline(inst, out: Path, console: Console, grounding: str, how: str) -> int
         t = o.timings
         mark = "[green]ok[/]" if o.result.ok else f"[red]{o.result.error}[/]"
         risky = " [yellow](risky: approved)[/]" if o.result.approved_risky else ""
-        console.print(f"  {o.index:>2} {action.describe()[:90]} → {mark}{risky} "
+        console.print(f"  {o.index:>2} {shown(action.describe(), 90)} → {mark}{risky} "
                       f"[dim]execute {t.get('execute_s', 0) * 1e3:.0f} ms, settle {t.get('settle_s', 0) * 1e3:.0f} ms[/]")
 
     r = run_on_display(inst, out, policy="oracle", grounding=grounding, approve=True, on_act=show)
@@ -122,9 +124,9 @@ def _finish(r: dict, out: Path, console: Console) -> int:
     from agent.trajectory import verify
 
     for c in r.get("checks", []):
-        console.print(f"  check {'[green]✓[/]' if c['ok'] else '[red]✗[/]'} {c['what']} [dim]({c['detail']})[/]")
+        console.print(f"  check {'[green]✓[/]' if c['ok'] else '[red]✗[/]'} {shown(c['what'])} [dim]({shown(c['detail'])})[/]")
     if r.get("error"):
-        console.print(f"[red]error:[/] {r['error']}")
+        console.print(f"[red]error:[/] {shown(r['error'])}")
     traj = Path(r["trajectory"])
     problems = verify(traj) if (traj / "meta.json").exists() else ["no trajectory written"]
     page = _report(traj, "desk-agent demo: book a ticket") if not problems else None

@@ -17,6 +17,7 @@ from actions.errors import SafetyStop
 from actions.killswitch import DEFAULT_HOTKEY
 from agent.cli.common import (KillOpt, MaxSecondsOpt, MaxStepsOpt, ModelNameOpt, ModelUrlOpt, NoKillOpt, RiskyOpt,
                               YesOpt, app, build_executor, console, err, fail, start_virtual)
+from agent.untrusted import shown
 
 
 @app.command()
@@ -210,7 +211,7 @@ def demo(
     from tasks.demo import DEMOS, run_demo
 
     if demo_app not in DEMOS:
-        raise fail(f"--app must be one of {', '.join(DEMOS)}, got {demo_app!r}")
+        raise fail(f"--app must be one of {', '.join(DEMOS)}, got {shown(repr(demo_app), 40)}")
     with ExitStack() as stack:
         start_virtual(stack, size)
         raise typer.Exit(run_demo(out, console, model_url=model_url, model=model, yes=yes, app=demo_app))
