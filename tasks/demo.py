@@ -8,6 +8,11 @@ through the safe executor. The "Pay" click is the risky step: the executor asks,
 policy approves exactly that one action. The task's evaluator then reads the app's sqlite file,
 not the demo's claim, and a trajectory plus an HTML report are left behind.
 
+``agent demo --app web`` runs ``web.book_ticket`` (seed 0) on Rail&Go, the bundled web site, in
+Chromium: station autocomplete, the calendar (the date is in the next month), the passengers
+drop-down, a seat radio, the notes; the oracle grounds by the boxes the page reports (its DOM in
+screen pixels), the card number is again a secret from the environment, the site's sqlite decides.
+
 With a model (``agent demo --model-url URL --model glm-4.5v``) the same task runs through
 ``agent run``: GLM-4.5V reads the screenshots and decides every step; the same evaluator judges it.
 """
@@ -22,7 +27,14 @@ from pathlib import Path
 
 from rich.console import Console
 
+from agent.untrusted import shown
+
 DEMO_TASK, DEMO_SEED = "booking.book_ticket", 0
+#: --app -> (task, oracle grounding, how the grounding is described)
+DEMOS = {
+    "tk": (DEMO_TASK, "ocr-strict", "OCR of the screen (rapidocr, CPU)"),
+    "web": ("web.book_ticket", "app", "the boxes the web page reports from its DOM (grounding=app)"),
+}
 CARD_ENV = "DESK_DEMO_CARD"  # the card number is a secret: typed from the environment, never written
 
 
@@ -48,34 +60,38 @@ def _report(folder: Path, title: str) -> Path:
 
 
 def run_demo(out: Path, console: Console, *, model_url: str | None = None, model: str | None = None,
-             yes: bool = False) -> int:
+             yes: bool = False, app: str = "tk") -> int:
     from tasks.spec import TaskInstance, load_specs, render
 
-    inst = load_specs()[DEMO_TASK].instantiate(DEMO_SEED)
+    if app not in DEMOS:
+        raise ValueError(f"unknown demo app {app!r}: use {' or '.join(DEMOS)}")
+    task, grounding, how = DEMOS[app]
+    inst = load_specs()[task].instantiate(DEMO_SEED)
     os.environ.setdefault(CARD_ENV, inst.params["card"])
-    params = inst.params | {"card": "{{secret:%s}}" % CARD_ENV}
+    # every parameter that holds the number (the web task also draws it inside a pair) gets the placeholder
+    hidden = json.dumps(inst.params).replace(json.dumps(inst.params["card"])[1:-1], "{{secret:%s}}" % CARD_ENV)
+    params = json.loads(hidden)
     inst = TaskInstance(inst.spec, inst.seed, params, render(inst.spec.goal, params))
     out = _fresh_folder(out)
-    console.print(f"[bold]desk-agent demo[/] on DISPLAY={os.environ.get('DISPLAY')}\n[bold]goal:[/] {inst.goal}")
+    console.print(f"[bold]desk-agent demo[/] on DISPLAY={os.environ.get('DISPLAY')}\n[bold]goal:[/] {shown(inst.goal)}")
     if model_url or model:
         return _with_model(inst, out, console, model_url, model, yes)
-    return _offline(inst, out, console)
+    return _offline(inst, out, console, grounding, how)
 
 
-def _offline(inst, out: Path, console: Console) -> int:
+def _offline(inst, out: Path, console: Console, grounding: str, how: str) -> int:
     from tasks.worker import run_on_display
 
-    console.print("[dim]policy: scripted oracle · grounding: OCR of the screen (rapidocr, CPU) · "
-                  "the Pay step is approved by the policy[/]")
+    console.print(f"[dim]policy: scripted oracle · grounding: {how} · the Pay step is approved by the policy[/]")
 
     def show(action, o) -> None:
         t = o.timings
         mark = "[green]ok[/]" if o.result.ok else f"[red]{o.result.error}[/]"
         risky = " [yellow](risky: approved)[/]" if o.result.approved_risky else ""
-        console.print(f"  {o.index:>2} {action.describe()[:90]} → {mark}{risky} "
+        console.print(f"  {o.index:>2} {shown(action.describe(), 90)} → {mark}{risky} "
                       f"[dim]execute {t.get('execute_s', 0) * 1e3:.0f} ms, settle {t.get('settle_s', 0) * 1e3:.0f} ms[/]")
 
-    r = run_on_display(inst, out, policy="oracle", grounding="ocr-strict", approve=True, on_act=show)
+    r = run_on_display(inst, out, policy="oracle", grounding=grounding, approve=True, on_act=show)
     return _finish(r, out, console)
 
 
@@ -108,9 +124,9 @@ def _finish(r: dict, out: Path, console: Console) -> int:
     from agent.trajectory import verify
 
     for c in r.get("checks", []):
-        console.print(f"  check {'[green]✓[/]' if c['ok'] else '[red]✗[/]'} {c['what']} [dim]({c['detail']})[/]")
+        console.print(f"  check {'[green]✓[/]' if c['ok'] else '[red]✗[/]'} {shown(c['what'])} [dim]({shown(c['detail'])})[/]")
     if r.get("error"):
-        console.print(f"[red]error:[/] {r['error']}")
+        console.print(f"[red]error:[/] {shown(r['error'])}")
     traj = Path(r["trajectory"])
     problems = verify(traj) if (traj / "meta.json").exists() else ["no trajectory written"]
     page = _report(traj, "desk-agent demo: book a ticket") if not problems else None

@@ -1,8 +1,10 @@
 """Set-up and tear-down of a task's app on the current display.
 
 ``start_app(instance, workdir)`` turns a task's ``setup:`` data into a running bundled app with its
-state seeded (rows in the booking sqlite file, files in the editor's folder, a trap pop-up) and waits
-until the app has drawn itself and reported its layout; ``AppHandle.stop()`` tears it down. The
+state seeded (rows in the booking sqlite file, files in the editor's folder, a trap pop-up; for the
+web site ``web``: its server plus Chromium in app mode, with the site's ``today``, the results
+``order`` and the window ``geometry``) and waits until the app has drawn itself and reported its
+layout; ``AppHandle.stop()`` tears it down (for ``web``, Chromium's whole process group first). The
 handle is what evaluators and the oracle read: the app's state file, its database, its folder.
 
 Why a subprocess per app: the app must be a separate X client, exactly like an app a person uses, so
@@ -18,7 +20,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from tasks.spec import TaskError, TaskInstance
 
@@ -28,7 +30,9 @@ APPS: dict[str, tuple[str, str, set[str]]] = {
     "editor": ("tasks.apps.editor", "820x540+60+60", {"files", "open"}),
     "form": ("tasks.apps.form", "620x560+40+30", set()),
     "widgets": ("tasks.apps.widgets", "480x240+200+150", set()),
+    "web": ("tasks.apps.web", "1180x740+40+30", {"today", "order", "app_mode"}),
 }
+WEB_TODAY = "2026-12-01"  # the web site's "today" unless a task's set-up names another
 
 
 class AppStartError(TaskError):
@@ -44,6 +48,8 @@ class AppHandle:
     db_path: Path | None = None
     files_dir: Path | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    #: called first by ``stop()``: what else the app consists of (the web app's Chromium)
+    closers: list[Callable[[], None]] = field(default_factory=list)
 
     def state(self) -> dict:
         """The app's latest state file (an empty dict while it is being replaced)."""
@@ -66,6 +72,8 @@ class AppHandle:
         return s
 
     def stop(self) -> None:
+        while self.closers:
+            self.closers.pop()()
         if self.proc.poll() is None:
             self.proc.terminate()
             try:
@@ -94,6 +102,8 @@ def start_app(inst: TaskInstance, workdir: Path, env: dict[str, str] | None = No
         raise TaskError(f"task {inst.spec.id}: unknown set-up key(s) {sorted(unknown)} for app {name}; "
                         f"known: {sorted(known)}")
     workdir.mkdir(parents=True, exist_ok=True)
+    if name == "web":
+        return _start_web(setup, workdir, env, geometry)
     state = workdir / f"{name}-state.json"
     argv = [sys.executable, "-m", module, "--state", str(state), "--geometry", setup.get("geometry", geometry)]
     handle_kw: dict[str, Any] = {}
@@ -130,6 +140,19 @@ def start_app(inst: TaskInstance, workdir: Path, env: dict[str, str] | None = No
         tail = (workdir / f"{name}.log").read_text(errors="replace")[-800:]
         raise AppStartError(f"app {name} did not start (exit {proc.returncode}): {tail or 'no output'}")
     return handle
+
+
+def _start_web(setup: dict, workdir: Path, env: dict[str, str] | None, geometry: str) -> AppHandle:
+    """The web booking site: its server process is the handle's ``proc``, Chromium a closer."""
+    from tasks.apps.web.launch import SiteStartError, start_site
+
+    try:
+        site = start_site(workdir, today=str(setup.get("today") or WEB_TODAY), order=str(setup.get("order", "time")),
+                          geometry=setup.get("geometry", geometry), app_mode=bool(setup.get("app_mode", True)), env=env)
+    except (SiteStartError, ValueError) as e:
+        raise AppStartError(f"app web did not start: {e}") from None
+    return AppHandle("web", site.server, workdir, site.state_path, db_path=site.db_path,
+                     extra={"url": site.url, "browser": site.browser}, closers=[site.browser.stop])
 
 
 def _seed_bookings(db: Path, rows: list[dict]) -> None:

@@ -162,6 +162,7 @@ def solution(name: str) -> Callable[[Solution], Solution]:
 
 def get_solution(name: str | None) -> Solution:
     import tasks.solutions  # noqa: F401 - registers the scripts
+    import tasks.solutions_web  # noqa: F401
 
     if name is None or name not in SOLUTIONS:
         raise OracleError(f"no oracle solution {name!r}; known: {', '.join(sorted(SOLUTIONS))}")

@@ -17,6 +17,7 @@ from actions.errors import SafetyStop
 from actions.killswitch import DEFAULT_HOTKEY
 from agent.cli.common import (KillOpt, MaxSecondsOpt, MaxStepsOpt, ModelNameOpt, ModelUrlOpt, NoKillOpt, RiskyOpt,
                               YesOpt, app, build_executor, console, err, fail, start_virtual, tool_version)
+from agent.untrusted import shown
 
 
 @app.command()
@@ -200,11 +201,15 @@ def demo(
     model_url: ModelUrlOpt = None,
     model: ModelNameOpt = None,
     yes: YesOpt = False,
+    demo_app: Annotated[str, typer.Option("--app", help="tk: the Tk booking app, grounded by OCR; web: Rail&Go, "
+                                                        "the bundled web site in Chromium.")] = "tk",
 ) -> None:
-    """Offline demo (no GPU, no network): a virtual desktop, the bundled booking app, a ticket booked by
-    what is on screen (OCR) through the safe executor; the app's database decides; trajectory + report."""
-    from tasks.demo import run_demo
+    """Offline demo (no GPU, no network): a virtual desktop, a bundled booking app (Tk, or the web site in
+    Chromium), a ticket booked through the safe executor; the app's database decides; trajectory + report."""
+    from tasks.demo import DEMOS, run_demo
 
+    if demo_app not in DEMOS:
+        raise fail(f"--app must be one of {', '.join(DEMOS)}, got {shown(repr(demo_app), 40)}")
     with ExitStack() as stack:
         start_virtual(stack, size)
-        raise typer.Exit(run_demo(out, console, model_url=model_url, model=model, yes=yes))
+        raise typer.Exit(run_demo(out, console, model_url=model_url, model=model, yes=yes, app=demo_app))

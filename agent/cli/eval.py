@@ -20,7 +20,7 @@ from agent.cli.common import ModelNameOpt, ModelUrlOpt, app, console, err
 @app.command("eval")
 def eval_cmd(
     suite: Annotated[str, typer.Argument(help="bundled, adversarial, smoke, miniwob, miniwob-core, all, an app "
-                                              "(booking, editor, widgets), or task ids / prefixes, comma-separated.")] = "bundled",
+                                              "(booking, editor, form, widgets, web), or task ids / prefixes, comma-separated.")] = "bundled",
     policy: Annotated[str, typer.Option(help="oracle (scripted solutions) or model (agent.loop with the configured VLM).")] = "oracle",
     seeds: Annotated[int, typer.Option(help="Instances per task: seeds first-seed .. first-seed+N-1.")] = 1,
     first_seed: Annotated[int, typer.Option(help="The first seed.")] = 0,

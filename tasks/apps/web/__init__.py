@@ -1,0 +1,1 @@
+"""Rail&Go, the bundled web booking site (server, sqlite store, static pages) shown in Chromium."""
