@@ -118,7 +118,7 @@ def test_api_pages_and_state_file(site):
     trains = json.loads(get(site, f"/api/trains?from={quote('Bern')}&to={quote('Basel SBB')}&date=2026-12-24")[1])
     assert len(trains["trains"]) == 6
     with pytest.raises(urllib.error.HTTPError) as e:
-        get(site, f"/api/trains?from=Bern&to=Nowhere&date=2026-12-24")
+        get(site, "/api/trains?from=Bern&to=Nowhere&date=2026-12-24")
     assert e.value.code == 400
     assert post(site, "/api/book", booking(card="123"))[0] == 400
     status, done = post(site, "/api/book", booking())
