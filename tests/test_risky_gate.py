@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -186,25 +185,17 @@ def pay_web(xdisplay):
             self.send_response(204)
             self.end_headers()
 
+    from agent.desktop.browser import launch_chromium
+
     srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=srv.serve_forever, daemon=True).start()
-    profile = tempfile.mkdtemp(prefix="chromium-")
-    proc = subprocess.Popen(["/usr/bin/chromium", "--no-sandbox", "--test-type", "--no-first-run",
-                             "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                             "--disable-gpu", "--disable-quic", f"--user-data-dir={profile}",
-                             f"--app=http://127.0.0.1:{srv.server_address[1]}/", "--window-position=60,60",
-                             "--window-size=760,420"], env=xdisplay.env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
-    deadline = time.monotonic() + 60
-    while "/boxes" not in got:
-        assert proc.poll() is None and time.monotonic() < deadline, "Chromium did not load the page"
-        time.sleep(0.1)
-    time.sleep(0.5)  # the first paint after load
-    yield json.loads(got["/boxes"][0]), (lambda: len(got.get("/pay", [])))
-    proc.kill()
-    proc.wait(timeout=10)
-    srv.shutdown()
-    subprocess.run(["rm", "-rf", profile])
+    browser = launch_chromium(f"http://127.0.0.1:{srv.server_address[1]}/", size=(760, 420), position=(60, 60),
+                              env=xdisplay.env, ready=lambda: "/boxes" in got)
+    try:
+        yield json.loads(got["/boxes"][0]), (lambda: len(got.get("/pay", [])))
+    finally:
+        browser.stop()
+        srv.shutdown()
 
 
 def test_a_click_on_a_web_pay_button_is_asked_about(xdisplay, pay_web):
