@@ -37,7 +37,9 @@ import time
 from collections.abc import Callable, MutableMapping
 from typing import IO
 
-__all__ = ["AccessibilityError", "AccessibilityBus", "APP_ENV", "APP_ENV_UNSET", "apply_env"]
+from agent.desktop.xvfb import DesktopError
+
+__all__ = ["AccessibilityError", "AccessibilityBus", "APP_ENV", "APP_ENV_UNSET", "apply_env", "attach"]
 
 _START_TIMEOUT_S = 15.0
 _STOP_TIMEOUT_S = 3.0
@@ -57,7 +59,7 @@ APP_ENV = {
 APP_ENV_UNSET = ("NO_AT_BRIDGE",)
 
 
-class AccessibilityError(Exception):
+class AccessibilityError(DesktopError):
     """The accessibility bus could not be started (a binary missing, a daemon died or never answered)."""
 
 
@@ -81,6 +83,15 @@ def apply_env(env: dict[str, str | None], target: MutableMapping[str, str] | Non
                 tgt[k] = v
 
     return restore
+
+
+def attach(desk) -> "AccessibilityBus":  # noqa: ANN001 - a started VirtualDesktop
+    """Start a bus on ``desk``'s display, keep it as ``desk.a11y`` (stopped with the desktop) and merge
+    its variables into ``desk.env``. ``apply_env(desk.a11y.env)`` then points this process at it."""
+    bus = AccessibilityBus(desk.display).start()
+    desk.a11y = bus
+    apply_env(bus.env, desk.env)
+    return bus
 
 
 def _dbus(address: str):  # noqa: ANN202 - Gio.DBusConnection

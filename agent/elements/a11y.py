@@ -44,6 +44,8 @@ __all__ = ["A11ySource", "A11yUnavailable", "AppInfo"]
 
 _ROLE_CACHE_MAX = 100_000
 _MAX_CHAIN = 64
+#: An application that timed out is not asked again for this long (each try costs a timeout).
+_HUNG_RETRY_S = 3.0
 
 
 class AppInfo(tuple):
@@ -74,6 +76,7 @@ class A11ySource:
         self._address = address
         self._conn: Connection | None = None
         self._roles: dict[Ref, int] = {}
+        self._hung: dict[str, float] = {}  # bus name -> when it timed out
         self._x = XWindows(display)
         self._lock = threading.Lock()
         self.unavailable: str | None = None
@@ -129,7 +132,7 @@ class A11ySource:
             if area is None:
                 area = self._x.screen()
             try:
-                fetched = fetch_showing(conn, self._roles)
+                fetched = self._fetch(conn)
             except Exception as e:  # noqa: BLE001 - the registry itself stopped answering
                 self._drop(f"the accessibility registry stopped answering ({getattr(e, 'message', e)})")
                 return []
@@ -161,8 +164,20 @@ class A11ySource:
             conn = self._connection()
             if conn is None:
                 return []
-            fetched = fetch_showing(conn, self._roles)
+            fetched = self._fetch(conn)
             return [AppInfo(a.name or a.ref[0], a.nodes, a.error) for a in fetched.apps]
+
+    def _fetch(self, conn: Connection):  # noqa: ANN202 - a11y_tree.Fetched
+        now = time.monotonic()
+        skip = frozenset(b for b, t in self._hung.items() if now - t < _HUNG_RETRY_S)
+        fetched = fetch_showing(conn, self._roles, skip=skip)
+        for bus, kind in fetched.dead.items():
+            if kind == "timeout" and bus not in skip:
+                self._hung[bus] = now
+        for a in fetched.apps:
+            if a.ref[0] not in fetched.dead:
+                self._hung.pop(a.ref[0], None)
+        return fetched
 
     def _drop(self, why: str) -> None:
         self.unavailable = why

@@ -69,6 +69,8 @@ class App:
 class Fetched:
     apps: list[App]
     notes: list[str]
+    #: bus name -> "timeout" / "gone" for applications that failed (or were skipped) in this fetch
+    dead: dict[str, str] = field(default_factory=dict)
 
 
 class _Batch:
@@ -97,9 +99,11 @@ class _Batch:
 _UNSUPPORTED = object()
 
 
-def fetch_showing(conn: Connection, role_cache: dict[Ref, int], apps: list[Ref] | None = None) -> Fetched:
-    """The showing tree of every application on the bus (or of ``apps``)."""
-    dead: dict[str, str] = {}
+def fetch_showing(conn: Connection, role_cache: dict[Ref, int], apps: list[Ref] | None = None,
+                  skip: frozenset[str] = frozenset()) -> Fetched:
+    """The showing tree of every application on the bus (or of ``apps``); applications whose bus
+    name is in ``skip`` (they timed out a moment ago) are not asked and count as timed out."""
+    dead: dict[str, str] = dict.fromkeys(skip, "timeout")
     apps = conn.applications() if apps is None else apps
     out = [App(ref) for ref in apps]
     rule = conn.matches_args(conn.match_rule(_SHOWN))
@@ -142,7 +146,7 @@ def fetch_showing(conn: Connection, role_cache: dict[Ref, int], apps: list[Ref] 
             notes.append(f"application {a.name or a.ref[0]!r} {a.error} while its tree was read; skipped")
         if len(matched.get(out.index(a), ())) >= _MAX_NODES:
             notes.append(f"application {a.name!r} shows more than {_MAX_NODES} nodes; the rest were left out")
-    return Fetched(out, notes)
+    return Fetched(out, notes, dead)
 
 
 def _read(conn: Connection, dead: dict[str, str], nodes: dict[Ref, Node], role_cache: dict[Ref, int],
