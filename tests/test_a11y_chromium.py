@@ -175,3 +175,25 @@ def test_snapshot_speed_cold_and_warm(booking, a11y_display):
     # generous bounds (a shared machine): the figures that matter are printed above
     assert cold_s < 3.0 and statistics.median(warm) < 1.0
     assert statistics.median(at) < 0.5 and statistics.median(foc) < 0.5
+
+
+@pytest.mark.skipif(shutil.which("yad") is None, reason="yad is not installed (apt-get install yad)")
+def test_a_window_on_top_hides_what_it_covers(booking, a11y_display):
+    import subprocess
+
+    _, src = booking
+    (pay,) = by(src.snapshot(), "button", "Pay €12.00")
+    x, y = int(pay.bounds.left) - 20, int(pay.bounds.top) - 20
+    over = subprocess.Popen(["yad", "--form", "--title=On top", "--field=Note", "covering", f"--geometry=320x160+{x}+{y}"],
+                            env=a11y_display.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    try:
+        els = wait_for(lambda: (s := src.snapshot()) and any(e.window == "On top" for e in s) and s,
+                       what="the covering window's elements")
+        assert not [e for e in els if e.name == "Pay €12.00"], "the covered button is not listed"
+        assert by(els, "entry", "From"), "what the window leaves visible still is"
+        hit = src.element_at(*pay.center)
+        assert hit is not None and hit.window == "On top"
+    finally:
+        stop_group(over)
+    wait_for(lambda: any(e.name == "Pay €12.00" for e in src.snapshot()), what="the button to show again")

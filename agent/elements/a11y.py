@@ -36,9 +36,10 @@ from agent.elements import atspi_roles as R
 from agent.elements.a11y_build import candidates, finish
 from agent.elements.a11y_tree import Node, fetch_showing, iter_nodes
 from agent.elements.atspi_dbus import (ACCESSIBLE, COLLECTION, COMPONENT, DEFAULT_TIMEOUT_MS, NULL_PATH, PROPS,
-                                       A11yUnavailable, Connection, Ref, find_bus_address)
+                                       A11yUnavailable, Connection, Ref, decode_refs, decode_states, decode_str_prop,
+                                       decode_u32, find_bus_address)
 from agent.elements.model import INTERACTIVE, Element, ScreenModel, sort_elements
-from agent.elements.x11_windows import XWindows, best_match
+from agent.elements.x11_windows import XWindows, best_match, shows
 
 __all__ = ["A11ySource", "A11yUnavailable", "AppInfo"]
 
@@ -131,19 +132,20 @@ class A11ySource:
                 return []
             if area is None:
                 area = self._x.screen()
+            stack = self._x.stack()
             try:
-                fetched = self._fetch(conn)
+                fetched = self._fetch(conn, stack)
             except Exception as e:  # noqa: BLE001 - the registry itself stopped answering
                 self._drop(f"the accessibility registry stopped answering ({getattr(e, 'message', e)})")
                 return []
             t1 = time.perf_counter()
             cands = candidates([a.root for a in fetched.apps if a.root is not None])
-            elements = finish(conn, cands, area, attrs=self.attributes, stack=self._x.stack())
+            elements = finish(conn, cands, area, attrs=self.attributes, stack=stack)
             t2 = time.perf_counter()
             if len(self._roles) > _ROLE_CACHE_MAX:
                 self._roles.clear()
             notes = list(fetched.notes)
-            bare = [a.name or a.ref[0] for a in fetched.apps if not a.error and a.nodes <= 1]
+            bare = [a.name or a.ref[0] for a in fetched.apps if not a.error and a.read and a.nodes <= a.read]
             if bare:
                 notes.append("no accessibility tree from: " + ", ".join(map(repr, bare)))
             self.last_notes = notes
@@ -167,10 +169,13 @@ class A11ySource:
             fetched = self._fetch(conn)
             return [AppInfo(a.name or a.ref[0], a.nodes, a.error) for a in fetched.apps]
 
-    def _fetch(self, conn: Connection):  # noqa: ANN202 - a11y_tree.Fetched
+    def _fetch(self, conn: Connection, stack: list | None = None):  # noqa: ANN202 - a11y_tree.Fetched
+        """The showing trees; with ``stack`` (the X windows) windows wholly hidden are not read."""
         now = time.monotonic()
         skip = frozenset(b for b, t in self._hung.items() if now - t < _HUNG_RETRY_S)
-        fetched = fetch_showing(conn, self._roles, skip=skip)
+        screen = self._x.screen()
+        visible = (lambda box: shows(box, stack, screen)) if stack is not None else None
+        fetched = fetch_showing(conn, self._roles, skip=skip, visible=visible)
         for bus, kind in fetched.dead.items():
             if kind == "timeout" and bus not in skip:
                 self._hung[bus] = now
@@ -219,7 +224,7 @@ class A11ySource:
             try:
                 apps = conn.applications()
                 rule = conn.matches_args(conn.match_rule((R.STATE["focused"],)))
-                res = conn.batch([(a, COLLECTION, "GetMatches", rule) for a in apps])
+                res = conn.batch([(a, COLLECTION, "GetMatches", rule, decode_refs) for a in apps])
                 hits = [tuple(r[0][-1]) for r in res if not isinstance(r, Exception) and r and r[0]]
                 if not hits:
                     return None
@@ -238,7 +243,7 @@ class A11ySource:
         """The top-level accessible (a frame) under the point: the one matching the topmost X window
         there, else the smallest containing frame."""
         apps = conn.applications()
-        res = conn.batch([(a, ACCESSIBLE, "GetChildren", None) for a in apps])
+        res = conn.batch([(a, ACCESSIBLE, "GetChildren", None, decode_refs) for a in apps])
         frames = [tuple(f) for r in res if not isinstance(r, Exception) for f in r[0]]
         ext = conn.batch([(f, COMPONENT, "GetExtents", conn.v("(u)", (0,))) for f in frames])
         boxes = [(f, tuple(e[0])) for f, e in zip(frames, ext) if not isinstance(e, Exception)]
@@ -262,9 +267,9 @@ class A11ySource:
         cur = ref
         for _ in range(_MAX_CHAIN):
             role, state, name, parent, kids = conn.batch([
-                (cur, ACCESSIBLE, "GetRole", None), (cur, ACCESSIBLE, "GetState", None),
-                (cur, PROPS, "Get", name_args), (cur, PROPS, "Get", parent_args),
-                (cur, ACCESSIBLE, "GetChildren", None)])
+                (cur, ACCESSIBLE, "GetRole", None, decode_u32), (cur, ACCESSIBLE, "GetState", None, decode_states),
+                (cur, PROPS, "Get", name_args, decode_str_prop), (cur, PROPS, "Get", parent_args),
+                (cur, ACCESSIBLE, "GetChildren", None, decode_refs)])
             if isinstance(role, Exception) or isinstance(state, Exception):
                 raise role if isinstance(role, Exception) else state
             n = Node(cur, role=int(role[0]), bits=R.state_bits(state[0]),

@@ -32,9 +32,10 @@ from agent.elements.x11_windows import Box, best_match, covered
 
 __all__ = ["Candidate", "candidates", "finish"]
 
-#: HTML/toolkit attributes kept on interactive elements (``Element.attrs``).
-_ATTRS = {"id": "id", "tag": "tag", "html-input-name": "input-name", "placeholder-text": "placeholder",
-          "class": "class", "toolkit": "toolkit"}
+#: HTML attributes kept on interactive elements of web documents (``Element.attrs``); native
+#: toolkits give nothing useful there (GTK: "toolkit: gtk"), so they are not asked.
+_ATTRS = {"id": "id", "tag": "tag", "html-input-name": "input-name", "placeholder-text": "placeholder"}
+_DOCUMENTS = frozenset(R.ROLE[n] for n in ("document-web", "document-frame"))
 _MAX_VALUE = 2000
 
 
@@ -50,6 +51,7 @@ class Candidate:
     clips: tuple[Node, ...]
     password: bool = False
     index: int = 0
+    web: bool = False  # inside a web document
 
 
 def _text_of(node: Node) -> str:
@@ -68,6 +70,7 @@ def candidates(roots: list[Node]) -> list[Candidate]:
         stack = [(root, None, None, None, None, (), False)]
         while stack:
             node, window, group, row, table, clips, collapsed = stack.pop()
+            web = any(c.role in _DOCUMENTS for c in clips)
             role = R.our_role(node.role, node.bits)
             name = clean_text(node.name)
             if node.role in R.WINDOWS and name:
@@ -88,7 +91,7 @@ def candidates(roots: list[Node]) -> list[Candidate]:
                 role = "option"
             if keep:
                 out.append(Candidate(node, role, name, window, group, _row_text(row) if row is not None else None,
-                                     table, clips, password=node.role == R.PASSWORD, index=len(out)))
+                                     table, clips, password=node.role == R.PASSWORD, index=len(out), web=web))
             kid_clips = clips + (node,) if node.role in R.CLIPS else clips
             kid_group = name if (node.role in R.GROUPS and name) else group
             kid_row = node if node.role in R.ROWS else row
@@ -141,7 +144,7 @@ def finish(conn: Connection, cands: list[Candidate], area: Rect | None, *, attrs
         elif n.role in R.COMBOS:  # GTK: the combobox holds the selection; Chromium: its option list
             for ref in [n.ref, *(n.children or [])[:1]]:
                 add(("sel", i), ref, SELECTION, "GetSelectedChild", conn.v("(i)", (0,)))
-        if c.role in INTERACTIVE and attrs:
+        if c.role in INTERACTIVE and attrs and c.web:
             add(("a", i), n.ref, ACCESSIBLE, "GetAttributes")
         if c.role in INTERACTIVE and not c.name:
             add(("r", i), n.ref, ACCESSIBLE, "GetRelationSet")

@@ -5,7 +5,8 @@ notebook pages, Chromium's hidden browser chrome: 250 nodes for a small page, 80
 So the application itself is asked which nodes are showing (``Collection.GetMatches`` with the
 SHOWING + VISIBLE states: one call, evaluated inside the application), and only those are read:
 
-1. per application: the showing nodes (document order), the application's name and top-level children;
+1. per application: its name and top-level windows; then (optionally) the windows' bounds, so that a
+   window hidden behind others is not read; then per window the showing nodes (document order);
 2. the role of every node not seen before (roles do not change; they are cached by object path);
 3. the state set and name of every node, and the children of every node that is not a leaf
    (a push button's text child repeats its name): from these the tree is rebuilt, with each node's
@@ -19,10 +20,12 @@ and named in ``notes``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from agent.elements import atspi_roles as R
-from agent.elements.atspi_dbus import ACCESSIBLE, COLLECTION, PROPS, Connection, Ref, error_kind
+from agent.elements.atspi_dbus import (ACCESSIBLE, COLLECTION, COMPONENT, PROPS, Connection, Ref, decode_refs, decode_states,
+                                       decode_str_prop, decode_u32, error_kind)
 
 __all__ = ["Node", "Fetched", "fetch_showing"]
 
@@ -62,6 +65,8 @@ class App:
     name: str = ""
     root: Node | None = None
     nodes: int = 0
+    windows: int = 0  # top-level windows
+    read: int = 0  # of which were read (not hidden)
     error: str = ""
 
 
@@ -79,14 +84,14 @@ class _Batch:
     def __init__(self, conn: Connection, dead: dict[str, str]) -> None:
         self.conn, self.dead, self.calls, self.keys = conn, dead, [], []
 
-    def add(self, key, ref: Ref, iface: str, method: str, args=None) -> None:  # noqa: ANN001
+    def add(self, key, ref: Ref, iface: str, method: str, args=None, decode=None) -> None:  # noqa: ANN001
         if ref[0] not in self.dead:
-            self.calls.append((ref, iface, method, args))
+            self.calls.append((ref, iface, method, args, decode))
             self.keys.append(key)
 
     def run(self) -> list[tuple[object, object]]:
         out = []
-        for key, (ref, _, method, _), res in zip(self.keys, self.calls, self.conn.batch(self.calls)):
+        for key, (ref, *_), res in zip(self.keys, self.calls, self.conn.batch(self.calls)):
             if isinstance(res, Exception):
                 kind = error_kind(res)
                 if kind in ("timeout", "gone") and ref[0] not in self.dead:
@@ -100,51 +105,74 @@ _UNSUPPORTED = object()
 
 
 def fetch_showing(conn: Connection, role_cache: dict[Ref, int], apps: list[Ref] | None = None,
-                  skip: frozenset[str] = frozenset()) -> Fetched:
-    """The showing tree of every application on the bus (or of ``apps``); applications whose bus
-    name is in ``skip`` (they timed out a moment ago) are not asked and count as timed out."""
+                  skip: frozenset[str] = frozenset(),
+                  visible: Callable[[tuple[int, int, int, int]], bool] | None = None) -> Fetched:
+    """The showing tree of every application on the bus (or of ``apps``).
+
+    Applications whose bus name is in ``skip`` (they timed out a moment ago) are not asked and count
+    as timed out. With ``visible`` (a test of a top-level window's screen box: not covered by other
+    windows, not off-screen), only the windows that pass are read: a window hidden behind another
+    costs one GetExtents instead of its whole tree."""
     dead: dict[str, str] = dict.fromkeys(skip, "timeout")
     apps = conn.applications() if apps is None else apps
     out = [App(ref) for ref in apps]
-    rule = conn.matches_args(conn.match_rule(_SHOWN))
     b = _Batch(conn, dead)
     for i, a in enumerate(out):
-        b.add(("m", i), a.ref, COLLECTION, "GetMatches", rule)
-        b.add(("n", i), a.ref, PROPS, "Get", conn.prop_args(ACCESSIBLE, "Name"))
-        b.add(("c", i), a.ref, ACCESSIBLE, "GetChildren")
-    matched: dict[int, list[Ref]] = {}
+        b.add(("n", i), a.ref, PROPS, "Get", conn.prop_args(ACCESSIBLE, "Name"), decode_str_prop)
+        b.add(("c", i), a.ref, ACCESSIBLE, "GetChildren", None, decode_refs)
     tops: dict[int, list[Ref]] = {}
-    fallback: list[int] = []
     for (kind, i), res in b.run():
-        if res is None:
+        if res is None or res is _UNSUPPORTED:
             continue
         if kind == "n":
             out[i].name = res[0]
-        elif kind == "c":
-            tops[i] = [tuple(r) for r in res[0]]
-        elif res is _UNSUPPORTED:
-            fallback.append(i)
         else:
-            matched[i] = [tuple(r) for r in res[0]][:_MAX_NODES]
+            tops[i] = res[0]
+    # which top-level windows to read
+    shown: dict[int, list[Ref]] = {i: list(t) for i, t in tops.items()}
+    if visible is not None:
+        b = _Batch(conn, dead)
+        ext = conn.v("(u)", (0,))
+        for i, frames in tops.items():
+            for f in frames:
+                b.add((i, f), f, COMPONENT, "GetExtents", ext)
+        hidden = {key for key, res in b.run() if res is not None and res is not _UNSUPPORTED and not visible(tuple(res[0]))}
+        shown = {i: [f for f in frames if (i, f) not in hidden] for i, frames in tops.items()}
+    rule = conn.matches_args(conn.match_rule(_SHOWN))
+    b = _Batch(conn, dead)
+    for i, frames in shown.items():
+        for f in frames:
+            b.add((i, f), f, COLLECTION, "GetMatches", rule, decode_refs)
     nodes: dict[Ref, Node] = {}
-    for i, refs in matched.items():
+    fallback: set[int] = set()
+    counts: dict[int, int] = {}
+    for (i, f), res in b.run():
+        if res is None:
+            continue
+        if res is _UNSUPPORTED:
+            fallback.add(i)
+            continue
+        refs = res[0][:_MAX_NODES]
+        counts[i] = counts.get(i, 0) + len(refs)
+        nodes[f] = Node(f)  # a window is not among its own descendants
         for ref in refs:
             nodes[ref] = Node(ref)
     _read(conn, dead, nodes, role_cache)
     for i, a in enumerate(out):
-        a.root = Node(a.ref, role=R.ROLE["application"], name=a.name, children=tops.get(i, []))
-        if i in matched:
-            _link(a.root, nodes)
-        elif i in fallback and a.ref[0] not in dead:
+        a.root = Node(a.ref, role=R.ROLE["application"], name=a.name, children=shown.get(i, []))
+        if i in fallback and a.ref[0] not in dead:
             _walk(conn, dead, a.root, role_cache)
+        else:
+            _link(a.root, nodes)
         a.nodes = _count(a.root) - 1
+        a.windows, a.read = len(tops.get(i, ())), len(shown.get(i, ()))
     notes = []
-    for a in out:
+    for i, a in enumerate(out):
         why = dead.get(a.ref[0])
         if why:
             a.error = "did not answer (timed out)" if why == "timeout" else "exited or its tree vanished"
             notes.append(f"application {a.name or a.ref[0]!r} {a.error} while its tree was read; skipped")
-        if len(matched.get(out.index(a), ())) >= _MAX_NODES:
+        if counts.get(i, 0) >= _MAX_NODES:
             notes.append(f"application {a.name!r} shows more than {_MAX_NODES} nodes; the rest were left out")
     return Fetched(out, notes, dead)
 
@@ -156,7 +184,7 @@ def _read(conn: Connection, dead: dict[str, str], nodes: dict[Ref, Node], role_c
     b = _Batch(conn, dead)
     for ref in nodes:
         if ref not in role_cache:
-            b.add(ref, ref, ACCESSIBLE, "GetRole")
+            b.add(ref, ref, ACCESSIBLE, "GetRole", None, decode_u32)
     for ref, res in b.run():
         if res is not None and res is not _UNSUPPORTED:
             role_cache[ref] = int(res[0])
@@ -166,11 +194,11 @@ def _read(conn: Connection, dead: dict[str, str], nodes: dict[Ref, Node], role_c
         n.role = role_cache.get(ref, 0)
         element = R.ROLE_MAP.get(n.role) is not None
         if (element and n.role not in R.CONTAINER) or walking:  # a container's states say nothing we use
-            b.add(("s", ref), ref, ACCESSIBLE, "GetState")
+            b.add(("s", ref), ref, ACCESSIBLE, "GetState", None, decode_states)
         if element:  # fillers, separators, redundant objects: never named
-            b.add(("n", ref), ref, PROPS, "Get", name_args)
+            b.add(("n", ref), ref, PROPS, "Get", name_args, decode_str_prop)
         if n.role not in R.LEAF:
-            b.add(("c", ref), ref, ACCESSIBLE, "GetChildren")
+            b.add(("c", ref), ref, ACCESSIBLE, "GetChildren", None, decode_refs)
     for (kind, ref), res in b.run():
         if res is None or res is _UNSUPPORTED:
             continue
@@ -180,7 +208,7 @@ def _read(conn: Connection, dead: dict[str, str], nodes: dict[Ref, Node], role_c
         elif kind == "n":
             n.name = res[0] or ""
         else:
-            n.children = [tuple(r) for r in res[0]]
+            n.children = res[0]
 
 
 def _link(root: Node, nodes: dict[Ref, Node]) -> None:

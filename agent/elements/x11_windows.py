@@ -107,4 +107,23 @@ def covered(stack: list[Box], level: int, x: float, y: float) -> bool:
     return any(w[0] <= x < w[0] + w[2] and w[1] <= y < w[1] + w[3] for w in stack[level + 1:])
 
 
-__all__ += ["covered"]
+def shows(box: Box, stack: list[Box], screen: Rect | None) -> bool:
+    """Does any of window ``box`` show: on the screen and not wholly under higher windows? Judged
+    on a 7x7 grid of points (a sliver thinner than a seventh of the window may be missed)."""
+    x, y, w, h = box
+    if w <= 0 or h <= 0:
+        return False
+    if screen is not None:
+        x0, y0 = max(x, screen.left), max(y, screen.top)
+        x1, y1 = min(x + w, screen.right), min(y + h, screen.bottom)
+        if x1 <= x0 or y1 <= y0:
+            return False
+        x, y, w, h = x0, y0, x1 - x0, y1 - y0
+    level = best_match(box, stack) if stack else None
+    if level is None:
+        return True
+    pts = [(x + (i + 0.5) * w / 7, y + (j + 0.5) * h / 7) for i in range(7) for j in range(7)]
+    return any(not covered(stack, level, px, py) for px, py in pts)
+
+
+__all__ += ["covered", "shows"]
