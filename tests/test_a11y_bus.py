@@ -158,3 +158,24 @@ def test_agent_desktop_a11y_prints_the_variables_to_export():
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=20)
     assert proc.returncode == 0
+
+
+@needs_xvfb
+@needs_atspi
+def test_doctor_names_windows_that_publish_no_tree():
+    import sys
+
+    pytest.importorskip("tkinter")
+    with VirtualDesktop((640, 480), accessibility=True) as desk:
+        code = "import tkinter as t; r=t.Tk(); r.title('Plain Tk'); r.geometry('300x200+20+20'); r.mainloop()"
+        tk = subprocess.Popen([sys.executable, "-c", code], env=desk.env, start_new_session=True)
+        try:
+            src = A11ySource(desk.display)
+            wait_for(lambda: any(t == "Plain Tk" for _, t in src.x_windows()), what="the Tk window")
+            src.close()
+            check = check_accessibility(Context(desk.display))
+            assert check.status == "warn", check
+            assert check.data["windows_without_tree"] == ["Plain Tk"]
+            assert "'Plain Tk'" in check.detail and "Tk 8.6 publishes nothing" in check.detail
+        finally:
+            stop_group(tk)

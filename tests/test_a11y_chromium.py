@@ -197,3 +197,30 @@ def test_a_window_on_top_hides_what_it_covers(booking, a11y_display):
     finally:
         stop_group(over)
     wait_for(lambda: any(e.name == "Pay €12.00" for e in src.snapshot()), what="the button to show again")
+
+
+def test_area_limits_the_snapshot_and_threads_may_share_a_source(booking):
+    import threading
+
+    from actions.coords import Rect
+
+    _, src = booking
+    full = src.snapshot()
+    (frm,) = [e for e in full if e.name == "From" and e.role == "entry"]
+    area = Rect(0, 0, 1280, frm.bounds.bottom + 1)
+    part = src.snapshot(area)
+    assert part and all(e.bounds.bottom <= area.bottom for e in part)
+    assert frm.id in {e.id for e in part} and not [e for e in part if e.name == "Pay €12.00"]
+    results: list = []
+
+    def worker():  # noqa: ANN202
+        results.append(sorted(e.id for e in src.snapshot()))
+
+    threads = [threading.Thread(target=worker) for _ in range(3)]
+    for t in threads:
+        t.start()
+    hit = src.element_at(*frm.center)
+    for t in threads:
+        t.join(30)
+    assert hit is not None and hit.id == frm.id
+    assert len(results) == 3 and results[0] == results[1] == results[2] == sorted(e.id for e in full)

@@ -25,6 +25,15 @@ NO_BUS = ("start the virtual desktop with accessibility (`agent desktop --a11y`,
           "(Debian/Ubuntu: at-spi2-core); until then elements come from pixels only")
 
 
+def _windows_without_tree(src) -> list[str]:  # noqa: ANN001 - an A11ySource
+    """Titles of X windows that no accessible window matches (a Tk app, an app started before the bus)."""
+    from agent.elements.x11_windows import iou
+
+    frames = [box for _, _, box in src.windows() if box[2] > 0 and box[3] > 0]
+    return [title or "(untitled)" for box, title in src.x_windows()
+            if not any(iou(box, f) >= 0.3 for f in frames) and (title or box[2] * box[3] > 100 * 100)]
+
+
 @register_check("accessibility")
 def check_accessibility(ctx: Context) -> Check:
     from agent.elements.a11y import A11ySource
@@ -34,21 +43,21 @@ def check_accessibility(ctx: Context) -> Check:
         if not src.available:
             return Check("accessibility", "warn", f"{src.unavailable}; {NO_BUS}", {"bus": False})
         apps = src.applications()
-        took = time.perf_counter() - t0
-        data = {"bus": True, "apps": [{"name": a.name, "nodes": a.nodes, "error": a.error} for a in apps],
-                "elapsed_s": round(took, 3)}
-        with_tree = [a for a in apps if a.nodes > 1 and not a.error]
-        listed = ", ".join(f"{a.name} ({a.nodes} nodes)" if a.nodes > 1 else f"{a.name} (no tree)" for a in apps)
-        if not apps:
-            return Check("accessibility", "warn", "accessibility bus reachable, but no application is registered on "
-                         "it; " + "; ".join(HINTS), data)
-        if not with_tree:
-            return Check("accessibility", "warn", f"accessibility bus reachable; applications: {listed}; none shows a "
-                         "tree: " + "; ".join(HINTS), data)
-        bad = [a for a in apps if a.error]
-        detail = f"accessibility bus reachable; trees from: {listed}"
-        if bad:
-            detail += "; " + "; ".join(f"{a.name} {a.error}" for a in bad)
-        if len(with_tree) < len(apps):
-            detail += "; for apps without a tree: " + "; ".join(HINTS)
-        return Check("accessibility", "warn" if bad else "ok", detail, data)
+        bare = _windows_without_tree(src)
+    data = {"bus": True, "apps": [{"name": a.name, "nodes": a.nodes, "error": a.error} for a in apps],
+            "windows_without_tree": bare, "elapsed_s": round(time.perf_counter() - t0, 3)}
+    with_tree = [a for a in apps if a.nodes > 1 and not a.error]
+    parts = ["accessibility bus reachable"]
+    if with_tree:
+        parts.append("trees from: " + ", ".join(f"{a.name} ({a.nodes} nodes)" for a in with_tree))
+    others = [a for a in apps if a not in with_tree]
+    if others:
+        parts.append("no tree from: " + ", ".join(f"{a.name}" + (f" ({a.error})" if a.error else "") for a in others))
+    if not apps:
+        parts.append("no application is registered on it")
+    if bare:
+        parts.append(f"{len(bare)} window(s) publish no tree: " + ", ".join(map(repr, bare)))
+    if others or bare or not apps:
+        parts.append("elements there come from pixels; " + "; ".join(HINTS))
+    status = "ok" if with_tree and not any(a.error for a in apps) else "warn"
+    return Check("accessibility", status, "; ".join(parts), data)

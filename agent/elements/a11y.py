@@ -169,6 +169,29 @@ class A11ySource:
             fetched = self._fetch(conn)
             return [AppInfo(a.name or a.ref[0], a.nodes, a.error) for a in fetched.apps]
 
+    def windows(self) -> list[tuple[str, str, tuple[int, int, int, int]]]:
+        """(application, window name, screen box) of every top-level accessible window (``[]`` without a bus)."""
+        with self._lock:
+            conn = self._connection()
+            if conn is None:
+                return []
+            apps = conn.applications()
+            res = conn.batch([(a, ACCESSIBLE, "GetChildren", None, decode_refs) for a in apps] +
+                             [(a, PROPS, "Get", conn.prop_args(ACCESSIBLE, "Name"), decode_str_prop) for a in apps])
+            frames = [(app_name[0] if not isinstance(app_name, Exception) else a[0], f)
+                      for a, kids, app_name in zip(apps, res[:len(apps)], res[len(apps):])
+                      if not isinstance(kids, Exception) for f in kids[0]]
+            info = conn.batch([(f, COMPONENT, "GetExtents", conn.v("(u)", (0,))) for _, f in frames] +
+                              [(f, PROPS, "Get", conn.prop_args(ACCESSIBLE, "Name"), decode_str_prop) for _, f in frames])
+            n = len(frames)
+            return [(app, "" if isinstance(nm, Exception) else nm[0], tuple(ext[0]))
+                    for (app, _), ext, nm in zip(frames, info[:n], info[n:]) if not isinstance(ext, Exception)]
+
+    def x_windows(self) -> list[tuple[tuple[int, int, int, int], str]]:
+        """The display's viewable top-level X windows with titles, bottom to top."""
+        with self._lock:
+            return self._x.titled()
+
     def _fetch(self, conn: Connection, stack: list | None = None):  # noqa: ANN202 - a11y_tree.Fetched
         """The showing trees; with ``stack`` (the X windows) windows wholly hidden are not read."""
         now = time.monotonic()

@@ -72,6 +72,51 @@ class XWindows:
                 out.append((g.x + g.border_width, g.y + g.border_width, g.width, g.height))
         return out
 
+    def titled(self) -> list[tuple[Box, str]]:
+        """Viewable top-level windows with their titles (a window manager's frame takes its client's),
+        bottom to top; for ``agent doctor``, to name windows that publish no accessibility tree."""
+        d = self._display()
+        if d is None:
+            return []
+        try:
+            from Xlib import X
+
+            children = d.screen().root.query_tree().children
+            net_name, utf8 = d.intern_atom("_NET_WM_NAME"), d.intern_atom("UTF8_STRING")
+        except Exception:  # noqa: BLE001
+            self.close()
+            return []
+
+        def title(win, depth: int = 0) -> str:  # noqa: ANN001
+            try:
+                prop = win.get_full_property(net_name, utf8)
+                if prop is not None and prop.value:
+                    v = prop.value
+                    return v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v)
+                name = win.get_wm_name()
+                if name:
+                    return name.decode("latin-1") if isinstance(name, bytes) else str(name)
+                if depth < 2:
+                    for child in win.query_tree().children:
+                        t = title(child, depth + 1)
+                        if t:
+                            return t
+            except Exception:  # noqa: BLE001 - gone meanwhile
+                pass
+            return ""
+
+        out = []
+        for win in children:
+            try:
+                if win.get_attributes().map_state != X.IsViewable:
+                    continue
+                g = win.get_geometry()
+            except Exception:  # noqa: BLE001
+                continue
+            if g.width > 1 and g.height > 1:
+                out.append(((g.x + g.border_width, g.y + g.border_width, g.width, g.height), title(win)))
+        return out
+
     def close(self) -> None:
         if self._d is not None:
             try:
