@@ -143,6 +143,8 @@ def test_widget_factory_exposes_named_controls_with_states(a11y_display):
         assert [e for e in els if e.role == "tab" and e.name == "page 1" and e.has("selected")]
         for e in els:  # bounds on the 1280x800 screen (the window is wider: cut at the edge)
             assert e.bounds.width > 0 and e.bounds.height > 0 and e.bounds.right <= 1280 and e.bounds.bottom <= 800
+        # the window has no accessible name (a header bar); it takes its X title
+        assert {e.window for e in els} == {"gtk3-widget-factory"}, {e.window for e in els}
         (font,) = [e for e in els if e.name == "Sans Regular"]
         hit = src.element_at(*font.center)
         assert hit is not None and hit.id == font.id

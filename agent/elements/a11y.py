@@ -139,6 +139,7 @@ class A11ySource:
                 self._drop(f"the accessibility registry stopped answering ({getattr(e, 'message', e)})")
                 return []
             t1 = time.perf_counter()
+            self._name_windows(fetched.apps, stack)
             cands = candidates([a.root for a in fetched.apps if a.root is not None])
             elements = finish(conn, cands, area, attrs=self.attributes, stack=stack)
             t2 = time.perf_counter()
@@ -168,6 +169,18 @@ class A11ySource:
                 return []
             fetched = self._fetch(conn)
             return [AppInfo(a.name or a.ref[0], a.nodes, a.error) for a in fetched.apps]
+
+    def _name_windows(self, apps: list, stack: list) -> None:
+        """A window without an accessible name (GTK 3 with a header bar) takes its X title."""
+        unnamed = [f for a in apps if a.root is not None for f in a.root.kids
+                   if f.role in R.WINDOWS and not f.name.strip() and f.extents]
+        if not unnamed or not stack:
+            return
+        titled = self._x.titled()
+        for f in unnamed:
+            i = best_match(f.extents, [box for box, _ in titled])
+            if i is not None:
+                f.name = titled[i][1]
 
     def windows(self) -> list[tuple[str, str, tuple[int, int, int, int]]]:
         """(application, window name, screen box) of every top-level accessible window (``[]`` without a bus)."""

@@ -130,14 +130,15 @@ def fetch_showing(conn: Connection, role_cache: dict[Ref, int], apps: list[Ref] 
             tops[i] = res[0]
     # which top-level windows to read
     shown: dict[int, list[Ref]] = {i: list(t) for i, t in tops.items()}
+    boxes: dict[Ref, tuple] = {}
     if visible is not None:
         b = _Batch(conn, dead)
         ext = conn.v("(u)", (0,))
         for i, frames in tops.items():
             for f in frames:
                 b.add((i, f), f, COMPONENT, "GetExtents", ext)
-        hidden = {key for key, res in b.run() if res is not None and res is not _UNSUPPORTED and not visible(tuple(res[0]))}
-        shown = {i: [f for f in frames if (i, f) not in hidden] for i, frames in tops.items()}
+        boxes = {key[1]: tuple(res[0]) for key, res in b.run() if res is not None and res is not _UNSUPPORTED}
+        shown = {i: [f for f in frames if f not in boxes or visible(boxes[f])] for i, frames in tops.items()}
     rule = conn.matches_args(conn.match_rule(_SHOWN))
     b = _Batch(conn, dead)
     for i, frames in shown.items():
@@ -154,7 +155,7 @@ def fetch_showing(conn: Connection, role_cache: dict[Ref, int], apps: list[Ref] 
             continue
         refs = res[0][:_MAX_NODES]
         counts[i] = counts.get(i, 0) + len(refs)
-        nodes[f] = Node(f)  # a window is not among its own descendants
+        nodes[f] = Node(f, extents=boxes.get(f))  # a window is not among its own descendants
         for ref in refs:
             nodes[ref] = Node(ref)
     _read(conn, dead, nodes, role_cache)
