@@ -178,9 +178,7 @@ class A11ySource:
             return
         titled = self._x.titled()
         for f in unnamed:
-            i = best_match(f.extents, [box for box, _ in titled])
-            if i is not None:
-                f.name = titled[i][1]
+            f.name = _title_for(f.extents, titled)
 
     def windows(self) -> list[tuple[str, str, tuple[int, int, int, int]]]:
         """(application, window name, screen box) of every top-level accessible window (``[]`` without a bus)."""
@@ -326,6 +324,10 @@ class A11ySource:
     def _element_for(self, conn: Connection, ref: Ref, *, prefer_interactive: bool, want_active: bool = False):
         root = self._chain(conn, ref)
         chain = list(iter_nodes(root))  # root .. hit
+        for n in chain[:3]:  # the top-level window, named as a snapshot names it
+            if n.role in R.WINDOWS and not n.name.strip():
+                box = conn.call(n.ref, COMPONENT, "GetExtents", conn.v("(u)", (0,)))[0]
+                n.name = _title_for(tuple(box), self._x.titled())
         _add_row_cells(conn, chain)
         cands = candidates([root])
         by_node = {id(c.node): c for c in cands}
@@ -351,6 +353,11 @@ class A11ySource:
 
 
 _INTERACTIVE = INTERACTIVE
+
+
+def _title_for(box: tuple[int, int, int, int], titled: list) -> str:
+    i = best_match(box, [b for b, _ in titled])
+    return titled[i][1] if i is not None else ""
 
 
 def _add_row_cells(conn: Connection, chain: Iterable[Node]) -> None:
