@@ -224,3 +224,23 @@ def test_area_limits_the_snapshot_and_threads_may_share_a_source(booking):
         t.join(30)
     assert hit is not None and hit.id == frm.id
     assert len(results) == 3 and results[0] == results[1] == results[2] == sorted(e.id for e in full)
+
+
+def test_a_window_without_a_tree_on_top_hides_and_answers_nothing(booking, a11y_display):
+    import subprocess
+    import sys
+
+    _, src = booking
+    (pay,) = by(src.snapshot(), "button", "Pay €12.00")
+    x, y = int(pay.bounds.left) - 20, int(pay.bounds.top) - 20
+    code = f"import tkinter as t; r=t.Tk(); r.title('Tk cover'); r.geometry('260x120+{x}+{y}'); r.mainloop()"
+    tk = subprocess.Popen([sys.executable, "-c", code], env=a11y_display.env, start_new_session=True)
+    try:
+        wait_for(lambda: any(t == "Tk cover" for _, t in src.x_windows()), what="the Tk window")
+        els = wait_for(lambda: (s := src.snapshot()) and not any(e.name == "Pay €12.00" for e in s) and s,
+                       what="the covered button to be hidden")
+        assert by(els, "entry", "From")
+        assert src.element_at(*pay.center) is None, "Tk 8.6 publishes nothing: no element is named there"
+    finally:
+        stop_group(tk)
+    wait_for(lambda: any(e.name == "Pay €12.00" for e in src.snapshot()), what="the button to show again")

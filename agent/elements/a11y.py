@@ -30,6 +30,7 @@ import threading
 import time
 from collections.abc import Iterable
 from dataclasses import replace
+from typing import NamedTuple
 
 from actions.coords import Rect
 from agent.elements import atspi_roles as R
@@ -37,7 +38,7 @@ from agent.elements.a11y_build import candidates, finish
 from agent.elements.a11y_tree import Node, fetch_showing, iter_nodes
 from agent.elements.atspi_dbus import (ACCESSIBLE, COLLECTION, COMPONENT, DEFAULT_TIMEOUT_MS, NULL_PATH, PROPS,
                                        A11yUnavailable, Connection, Ref, decode_refs, decode_states, decode_str_prop,
-                                       decode_u32, find_bus_address)
+                                       decode_u32, error_kind, find_bus_address)
 from agent.elements.model import INTERACTIVE, Element, ScreenModel, sort_elements
 from agent.elements.x11_windows import XWindows, best_match, shows
 
@@ -49,17 +50,13 @@ _MAX_CHAIN = 64
 _HUNG_RETRY_S = 3.0
 
 
-class AppInfo(tuple):
-    """(name, showing nodes, error) of one application on the bus, for ``agent doctor``."""
+class AppInfo(NamedTuple):
+    """One application on the bus, for ``agent doctor``: its name, how many showing nodes its
+    windows have, and what went wrong reading it (empty when nothing did)."""
 
-    __slots__ = ()
-
-    def __new__(cls, name: str, nodes: int, error: str = "") -> "AppInfo":
-        return super().__new__(cls, (name, nodes, error))
-
-    name = property(lambda self: self[0])
-    nodes = property(lambda self: self[1])
-    error = property(lambda self: self[2])
+    name: str
+    nodes: int
+    error: str = ""
 
 
 class A11ySource:
@@ -167,7 +164,11 @@ class A11ySource:
             conn = self._connection()
             if conn is None:
                 return []
-            fetched = self._fetch(conn)
+            try:
+                fetched = self._fetch(conn)
+            except Exception as e:  # noqa: BLE001 - the registry stopped answering
+                self._drop(f"the accessibility registry stopped answering ({getattr(e, 'message', e)})")
+                return []
             return [AppInfo(a.name or a.ref[0], a.nodes, a.error) for a in fetched.apps]
 
     def _name_windows(self, apps: list, stack: list) -> None:
@@ -186,7 +187,10 @@ class A11ySource:
             conn = self._connection()
             if conn is None:
                 return []
-            apps = conn.applications()
+            try:
+                apps = conn.applications()
+            except Exception:  # noqa: BLE001
+                return []
             res = conn.batch([(a, ACCESSIBLE, "GetChildren", None, decode_refs) for a in apps] +
                              [(a, PROPS, "Get", conn.prop_args(ACCESSIBLE, "Name"), decode_str_prop) for a in apps])
             frames = [(app_name[0] if not isinstance(app_name, Exception) else a[0], f)
@@ -256,9 +260,9 @@ class A11ySource:
             if conn is None:
                 return None
             try:
-                apps = conn.applications()
+                apps = self._answering(conn)
                 rule = conn.matches_args(conn.match_rule((R.STATE["focused"],)))
-                res = conn.batch([(a, COLLECTION, "GetMatches", rule, decode_refs) for a in apps])
+                res = self._note_hung(apps, conn.batch([(a, COLLECTION, "GetMatches", rule, decode_refs) for a in apps]))
                 hits = [tuple(r[0][-1]) for r in res if not isinstance(r, Exception) and r and r[0]]
                 if not hits:
                     return None
@@ -276,8 +280,8 @@ class A11ySource:
     def _frame_at(self, conn: Connection, x: int, y: int) -> Ref | None:
         """The top-level accessible (a frame) under the point: the one matching the topmost X window
         there, else the smallest containing frame."""
-        apps = conn.applications()
-        res = conn.batch([(a, ACCESSIBLE, "GetChildren", None, decode_refs) for a in apps])
+        apps = self._answering(conn)
+        res = self._note_hung(apps, conn.batch([(a, ACCESSIBLE, "GetChildren", None, decode_refs) for a in apps]))
         frames = [tuple(f) for r in res if not isinstance(r, Exception) for f in r[0]]
         ext = conn.batch([(f, COMPONENT, "GetExtents", conn.v("(u)", (0,))) for f in frames])
         boxes = [(f, tuple(e[0])) for f, e in zip(frames, ext) if not isinstance(e, Exception)]
@@ -286,11 +290,21 @@ class A11ySource:
             return None
         stack = self._x.stack()
         here = [w for w in stack if w[0] <= x < w[0] + w[2] and w[1] <= y < w[1] + w[3]]
-        if here:  # the topmost X window at the point decides between overlapping frames
+        if here:  # the topmost X window at the point decides; None if it publishes no tree (Tk)
             i = best_match(here[-1], [b for _, b in inside])
-            if i is not None:
-                return inside[i][0]
+            return inside[i][0] if i is not None else None
         return min(inside, key=lambda fb: fb[1][2] * fb[1][3])[0]
+
+    def _answering(self, conn: Connection) -> list[Ref]:
+        """The applications, less those that timed out a moment ago."""
+        now = time.monotonic()
+        return [a for a in conn.applications() if now - self._hung.get(a[0], -1e9) >= _HUNG_RETRY_S]
+
+    def _note_hung(self, apps: list[Ref], results: list) -> list:
+        for a, r in zip(apps, results):
+            if isinstance(r, Exception) and error_kind(r) == "timeout":
+                self._hung[a[0]] = time.monotonic()
+        return results
 
     def _chain(self, conn: Connection, ref: Ref) -> Node:
         """``ref`` and its ancestors up to the application, as a one-branch tree; returns the root.
