@@ -12,8 +12,10 @@ visual source covers it; ``notes`` say which applications gave no tree.
 
 How (see ``a11y_tree`` / ``a11y_build``): each application is asked for its showing nodes with one
 ``Collection.GetMatches``; their roles (cached by object path), states, names and children, then
-bounds and values, are read in pipelined D-Bus batches. Figures on 2 shared cores, a Chromium
-booking page (250 nodes, 80 showing): the report in ``agent doctor --json`` and the README.
+bounds and values, are read in pipelined D-Bus batches. Windows wholly covered by others (X
+stacking order) are not read, and elements a higher window covers are left out. ``bench/a11y_snapshot.py``
+measures it (a 250-node Chromium page: 30-60 ms per snapshot on 2 busy cores, against 150-250 ms
+for a plain pyatspi walk).
 
 Robustness: every D-Bus call has its own timeout (``timeout_ms``, default 1.5 s); an application
 that hangs or dies costs at most one timeout per batch and is named in ``notes``. With no bus,

@@ -3,8 +3,8 @@
 Why not libatspi (``gi.repository.Atspi``) or ``pyatspi`` on top of it: both send one blocking
 D-Bus call per property and wait for each answer, so a snapshot costs (calls x round trip); on this
 machine a pyatspi walk of a 250-node Chromium page took 150-250 ms. libatspi also binds to one bus
-per process, at first use, from the environment, keeps a property cache that only its GLib main loop
-keeps fresh (we run none), and has one global timeout. Here a ``Connection`` is one
+per process, at first use, from the environment, caches properties that only events dispatched by a
+GLib main loop refresh (we run none), and has one global timeout. Here a ``Connection`` is one
 ``Gio.DBusConnection`` to an explicit accessibility bus address (thread-safe; several desktops in
 one process are fine); ``batch`` sends many calls at once and collects the answers, so the cost is
 the applications' work plus our unpacking, not the sum of round trips; every call carries its own
