@@ -48,6 +48,8 @@ declare -A want=(
   [/usr/libexec/at-spi-bus-launcher]=at-spi2-core
   [/usr/bin/dbus-launch]=dbus-x11
   [/usr/bin/gtk3-widget-factory]=gtk-3-examples
+  [/usr/bin/dbus-daemon]=dbus-daemon
+  [/usr/bin/yad]=yad
 )
 missing=()
 for path in "${!want[@]}"; do

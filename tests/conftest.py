@@ -9,6 +9,11 @@ so import them inside tests/fixtures that depend on ``xdisplay`` — not at modu
 ``spawn_window``: ``spawn(argv, *, title, timeout=10) -> Popen`` starts a program on the display
 and returns once a viewable window named exactly ``title`` exists (``proc.window_id`` holds its
 X id); every spawned process is killed at teardown.
+
+``a11y_display`` (session): an accessibility bus (``agent.desktop.a11y_bus``) on the ``xdisplay``
+desktop, so pyautogui in this process reaches the same screen the tree describes. ``.display``,
+``.bus`` and ``.env`` (the desktop's environment plus the bus's: start applications with it so
+they publish their trees). Fails in CI, skips elsewhere, when at-spi2-core / python3-gi are missing.
 """
 
 from __future__ import annotations
@@ -62,6 +67,32 @@ def xdisplay():
             os.environ.pop("DISPLAY", None)
         else:
             os.environ["DISPLAY"] = old
+
+
+class A11yDisplay:
+    def __init__(self, desk: VirtualDesktop, bus) -> None:  # noqa: ANN001
+        from agent.desktop.a11y_bus import apply_env
+
+        self.desk, self.bus, self.display = desk, bus, desk.display
+        self.env = dict(desk.env)
+        apply_env(bus.env, self.env)
+
+
+@pytest.fixture(scope="session")
+def a11y_display(xdisplay):
+    from agent.desktop.a11y_bus import AccessibilityBus, AccessibilityError
+
+    bus = AccessibilityBus(xdisplay.display)
+    try:
+        bus.start()
+    except AccessibilityError as e:
+        if os.environ.get("CI"):
+            pytest.fail(f"could not start the accessibility bus: {e}")
+        pytest.skip(f"could not start the accessibility bus: {e}")
+    try:
+        yield A11yDisplay(xdisplay, bus)
+    finally:
+        bus.stop()
 
 
 @pytest.fixture

@@ -30,6 +30,8 @@ def version() -> None:
 def desktop(
     size: Annotated[str, typer.Option(help="Screen size, WIDTHxHEIGHT.")] = "1280x800",
     wm: Annotated[bool, typer.Option("--wm", help="Also start a small window manager.")] = False,
+    a11y: Annotated[bool, typer.Option("--a11y", help="Also start an accessibility bus (AT-SPI2) so apps "
+                                       "started with the printed variables publish their trees.")] = False,
 ) -> None:
     """Start a virtual desktop (Xvfb) on a free display; print its DISPLAY; clean up on Ctrl-C."""
     from agent.desktop import parse_size, serve_forever
@@ -38,7 +40,7 @@ def desktop(
         dims = parse_size(size)
     except ValueError as e:
         raise fail(str(e))
-    raise typer.Exit(serve_forever(dims, window_manager=wm, print_fn=console.print))
+    raise typer.Exit(serve_forever(dims, window_manager=wm, print_fn=console.print, accessibility=a11y))
 
 
 @app.command()
@@ -47,7 +49,9 @@ def doctor(
     virtual: Annotated[bool, typer.Option("--virtual", help="Check a fresh virtual desktop instead of $DISPLAY.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the checks as JSON.")] = False,
 ) -> None:
-    """Check the set-up: display, screen size and scale, monitors, input permission, click accuracy."""
+    """Check the set-up: display, screen size and scale, monitors, input permission, click accuracy,
+    accessibility trees."""
+    import agent.desktop.doctor_a11y  # noqa: F401 - registers the accessibility check
     import agent.desktop.doctor_model  # noqa: F401 - registers the model endpoint check
     from agent.desktop.doctor import exit_code, render, run_checks
 

@@ -132,7 +132,8 @@ class VirtualDesktop:
     """An Xvfb server (optionally with a window manager) on a free display number.
 
     Attributes (valid after :meth:`start`): ``display`` (``":n"``), ``size`` (``(w, h)``),
-    ``env`` (a copy of ``os.environ`` with ``DISPLAY`` set, for ``subprocess`` calls).
+    ``env`` (a copy of ``os.environ`` with ``DISPLAY`` set, for ``subprocess`` calls; with
+    ``accessibility=True`` also the accessibility bus's variables, so apps publish their trees).
     ``stop()`` is idempotent and also runs at interpreter exit.
     """
 
@@ -143,8 +144,12 @@ class VirtualDesktop:
         depth: int = 24,
         window_manager: bool = False,
         dpi: int | None = None,
+        accessibility: bool = False,
     ) -> None:
         self.size: tuple[int, int] = _coerce_size(size)
+        #: Also start an accessibility bus (``agent.desktop.a11y_bus``); its variables join ``env``.
+        self.accessibility = accessibility
+        self.a11y = None  # the AccessibilityBus, while running
         if depth not in (8, 15, 16, 24, 30, 32):
             raise ValueError(f"unsupported colour depth {depth!r}")
         self.depth = depth
@@ -201,12 +206,16 @@ class VirtualDesktop:
                 atexit.register(self.stop)
                 self._atexit_registered = True
 
-        if wm_argv is not None:
-            try:
+        try:
+            if wm_argv is not None:
                 self._start_window_manager(wm_argv)
-            except BaseException:
-                self.stop()
-                raise
+            if self.accessibility:
+                from agent.desktop.a11y_bus import attach
+
+                attach(self)
+        except BaseException:
+            self.stop()
+            raise
         return self
 
     def _try_start(self, xvfb: str, n: int) -> tuple[bool, str]:
@@ -318,6 +327,9 @@ class VirtualDesktop:
     def stop(self) -> None:
         """Stop the window manager and Xvfb. Safe to call more than once."""
         with self._lock:
+            if self.a11y is not None:
+                self.a11y.stop()
+                self.a11y = None
             if self._wm is not None:
                 self._kill(self._wm)
                 self._wm = None
@@ -363,6 +375,7 @@ def serve_forever(
     size: tuple[int, int] | str = (1280, 800),
     window_manager: bool = False,
     print_fn: Callable[[str], object] = print,
+    accessibility: bool = False,
 ) -> int:
     """Run a virtual desktop until Ctrl-C or SIGTERM (for ``agent desktop``). Returns an exit code."""
     stop_event = threading.Event()
@@ -372,7 +385,7 @@ def serve_forever(
     def _handler(signum: int, _frame: object) -> None:
         stop_event.set()
 
-    desk = VirtualDesktop(size, window_manager=window_manager)
+    desk = VirtualDesktop(size, window_manager=window_manager, accessibility=accessibility)
     try:
         desk.start()
     except DesktopError as e:
@@ -386,6 +399,9 @@ def serve_forever(
         print_fn(f"DISPLAY={desk.display}")
         print_fn(f"Virtual desktop {w}x{h} running (Xvfb pid {desk.pid}). In another shell run:")
         print_fn(f"  export DISPLAY={desk.display}")
+        for k, v in (desk.a11y.env.items() if desk.a11y is not None else ()):
+            if k != "DISPLAY":
+                print_fn(f"  export {k}='{v}'" if v is not None else f"  unset {k}")
         print_fn("Press Ctrl-C to stop.")
         while not stop_event.wait(0.5):
             if not desk.running:
