@@ -48,6 +48,9 @@ declare -A want=(
   [/usr/libexec/at-spi-bus-launcher]=at-spi2-core
   [/usr/bin/dbus-launch]=dbus-x11
   [/usr/bin/gtk3-widget-factory]=gtk-3-examples
+  [/usr/bin/x11vnc]=x11vnc            # live view (agent desktop --view): VNC server on the X display
+  [/usr/bin/websockify]=websockify    # live view: WebSocket bridge + web server for noVNC
+  [/usr/share/novnc/vnc.html]=novnc   # live view: the browser VNC client
 )
 missing=()
 for path in "${!want[@]}"; do
