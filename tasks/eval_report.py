@@ -49,7 +49,7 @@ def trajectory_report(traj: Path) -> tuple[Path | None, str | None]:
 
 
 def _run_row(r: dict, out: Path, reports: bool) -> dict[str, Any]:
-    traj = Path(r.get("trajectory") or "")
+    traj = Path(r.get("trajectory") or "").resolve() if r.get("trajectory") else Path("")
     page, why = trajectory_report(traj) if reports and traj.name else (None, None)
     store = ImageStore(traj) if traj.name else None
     last = store.add(_last_image(traj)) if store is not None else None
@@ -62,8 +62,8 @@ def _run_row(r: dict, out: Path, reports: bool) -> dict[str, Any]:
             "elapsed": r.get("elapsed_s"), "tokens": r.get("tokens") or 0,
             "report": _rel(page, out) if page else None, "report_missing": why,
             "trajectory": _rel(traj, out) if traj.name else None, "thumb": store.thumb(last) if store else "",
-            "first_failed": next((f"{c.get('what')}: {c.get('detail')}" for c in r.get("checks") or [] if not c.get("ok")),
-                                 problems[0] if problems else "")}
+            "first_failed": problems[0] if problems else next(
+                (f"{c.get('what')}: {c.get('detail')}" for c in r.get("checks") or [] if not c.get("ok")), "")}
 
 
 def eval_html(out: Path, results: list[dict], summary: dict, title: str, *, reports: bool = True) -> Path:

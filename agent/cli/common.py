@@ -88,6 +88,24 @@ def view_line(view) -> str:
     return f"live view ({how}; keep this URL to yourself, it holds the password): {view.url}"
 
 
+def report_after(folder, print_fn=None):
+    """Write the HTML report of the trajectory in ``folder`` once a command is done with it and
+    print where it is; a report that cannot be written is a warning, never a failed run (the
+    trajectory is what counts). Returns the report's path or None. One line in any command:
+    ``report_after(writer.folder)`` after ``writer.close(...)``."""
+    from agent.trajectory import TrajectoryError
+    from agent.trajectory.report import write_report
+
+    show = print_fn or console.print
+    try:
+        path = write_report(folder)
+    except (TrajectoryError, OSError, ValueError) as e:
+        err.print(f"[yellow]note:[/] no report for {folder}: {secrets.mask(str(e))}")
+        return None
+    show(f"report: {path}")
+    return path
+
+
 def build_executor(*, dry_run: bool, yes: bool, max_steps: int, max_seconds: float, risky_words: str | None,
               kill_hotkey: str, no_kill_hotkey: bool, stack: ExitStack):
     from actions.backends import DryRunBackend, PyAutoGUIBackend

@@ -39,7 +39,7 @@ class ImageStore:
 
     def __init__(self, base: Path, roots: list[Path] | None = None, *, full_width: int = FULL_WIDTH,
                  thumb_width: int = THUMB_WIDTH, quality: int = QUALITY) -> None:
-        self.base = Path(base)
+        self.base = Path(base).resolve()
         self.roots = [r.resolve() for r in (roots or [self.base])]
         self.full_width, self.thumb_width, self.quality = full_width, thumb_width, quality
         self.full: dict[str, str] = {}
@@ -48,7 +48,8 @@ class ImageStore:
         self._ids: dict[Path, str | None] = {}
 
     def resolve(self, rel: str | Path | None) -> Path | None:
-        """The file ``rel`` names (relative to the base folder, or absolute), if inside a root."""
+        """The file ``rel`` names (relative to the base folder, or absolute), if inside a root.
+        Files found on disk by the caller should be passed absolute (``Path.resolve()``)."""
         if not rel or not isinstance(rel, (str, Path)):
             return None
         p = Path(rel)

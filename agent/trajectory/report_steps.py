@@ -111,7 +111,7 @@ def _marks(s: dict) -> tuple[list[dict], dict | None]:
     marks = []
     for x, y, cls in pts:
         if _num(x) and _num(y) and (p := _percent(area, x, y)):
-            marks.append({"x": p[0], "y": p[1], "cls": cls})
+            marks.append({"x": p[0], "y": p[1], "cls": cls, "outside": not (0 <= p[0] <= 100 and 0 <= p[1] <= 100)})
     box = None
     for key in ("element", "match", "grounding"):
         b = (s.get(key) or {}).get("box") if isinstance(s.get(key), dict) else None

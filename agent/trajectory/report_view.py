@@ -173,7 +173,7 @@ def _title(t: Trajectory, kind: str) -> tuple[str, list[tuple[str, str]]]:
         return f"fill {Path(str(m['script'])).name}", facts
     if m.get("replay_of"):
         return f"replay of {Path(str(m['replay_of'])).name}", facts
-    return f"{kind} {t.folder.name}", facts
+    return t.folder.name, facts
 
 
 # the whole report ----------------------------------------------------------------------------
@@ -196,18 +196,22 @@ def build(folder: str | Path, *, full_width: int | None = None) -> dict:
     checks = (result or {}).get("checks") or status.get("checks") or []
     referenced = store.known()
     others = []
-    for p in sorted(list((t.folder / "images").glob("*")) + list((t.folder.parent / "errors").glob("*.png"))):
+    here = t.folder.resolve()
+    for p in sorted(list((here / "images").glob("*")) + list((here.parent / "errors").glob("*.png"))):
         if p.suffix.lower() in (".png", ".jpg", ".jpeg") and p.resolve() not in referenced \
                 and "crop" not in p.name and (key := store.add(p)):
             others.append({"img": key, "thumb": store.thumb(key), "name": p.name})
     first = first_error(steps)
     v = verdict(t, status, result)
+    last = (t.steps[-1].get("action") or {}) if t.steps and isinstance(t.steps[-1].get("action"), dict) else {}
+    if last.get("type") == "done" and last.get("answer") and "answer" not in v["why"]:
+        v["why"] = f"{v['why']} · answer: {last['answer']}".lstrip(" ·")
     return {
         "title": title, "kind": kind, "facts": facts, "verdict": v,
         "totals": totals(t, steps, status, result), "checks": checks,
         "result_extra": _result_extra(result), "rows": (ledger or {}).get("rows") or [],
         "steps": steps, "first_error": first, "others": others, "problems": t.problems,
-        "secrets": list(names), "sealed": t.sealed, "folder": t.folder.name,
+        "secrets": list(names), "sealed": t.sealed, "folder": str(t.folder),
         "counts": {f: sum(1 for s in steps if f in s["flags"]) for f in ("error", "risky", "healed")},
         "images": store.full, "tool": f"{t.meta.get('tool', 'desk-agent')} {t.meta.get('tool_version', '')}".strip(),
     }
