@@ -141,7 +141,9 @@ def test_agent_desktop_view_shows_the_desktop_and_the_kill_hotkey_works_from_a_c
                 pixel = f"Array.from({CANVAS}.getContext('2d').getImageData(200, 160, 1, 1).data).slice(0, 3)"
                 _wait(d, f"const p = {pixel}; return p[0] > 240 && p[1] < 20 && p[2] < 20")
                 assert "Connected" in d.find_element("id", "noVNC_status").get_attribute("textContent")
-                d.save_screenshot(str(tmp_path / "view.png"))
+                keep = Path(os.environ.get("DESK_KEEP_SCREENS") or tmp_path)
+                keep.mkdir(parents=True, exist_ok=True)
+                d.save_screenshot(str(keep / "live-view.png"))
                 # a running agent: its kill hotkey listener is up once it says so
                 run = _agent("do", '{"type": "wait", "seconds": 120}', env=env)
                 run_out = Lines(run)

@@ -85,8 +85,9 @@ def test_run_report_index_filters_first_error_and_details(tmp_path, canary):
         _filter(d, "risky")
         assert _shown(d, "details.step") == ["step-3", "step-4"]
         assert d.find_element("css selector", "button[data-filter='healed']").get_attribute("disabled")
-        _filter(d, "all")
-        assert len(_shown(d, "details.step")) == 5
+        d.find_element("id", "first-error").find_element("tag name", "a").click()  # a jump shows all again
+        assert len(_shown(d, "details.step")) == 5 and "on" in \
+            d.find_element("css selector", "button[data-filter='all']").get_attribute("class")
         # step 0: action in words, the element, what the gate read, the model's side, a marked screenshot
         s0 = d.find_element("id", "step-0")
         if s0.get_attribute("open") is None:

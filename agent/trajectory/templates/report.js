@@ -12,6 +12,10 @@
   function open(id) {
     var el = document.getElementById(id);
     if (!el) { return; }
+    if (el.hidden) {  // hidden by a filter: show everything again first
+      var all = document.querySelector(".filters button[data-filter='all']");
+      if (all) { all.click(); }
+    }
     if (el.tagName === "DETAILS") { el.open = true; fill(el); }
     el.scrollIntoView({block: "start"});
   }
