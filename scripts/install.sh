@@ -50,6 +50,9 @@ declare -A want=(
   [/usr/bin/gtk3-widget-factory]=gtk-3-examples
   [/usr/bin/dbus-daemon]=dbus-daemon
   [/usr/bin/yad]=yad
+  [/usr/bin/x11vnc]=x11vnc            # live view (agent desktop --view): VNC server on the X display
+  [/usr/bin/websockify]=websockify    # live view: WebSocket bridge + web server for noVNC
+  [/usr/share/novnc/vnc.html]=novnc   # live view: the browser VNC client
 )
 missing=()
 for path in "${!want[@]}"; do

@@ -48,14 +48,10 @@ def _fresh_folder(out: Path) -> Path:
     return out.parent / f"{out.name}-{n}"
 
 
-def _report(folder: Path, title: str) -> Path:
-    """The project's ``agent report`` page when present, else the minimal one from ``tasks``."""
-    try:
-        from agent.trajectory.report import write_report
-    except ImportError:
-        from tasks.eval_report import trajectory_html
+def _report(folder: Path) -> Path:
+    """The ``agent report`` page of the demo's trajectory (its checks from ``result.json`` included)."""
+    from agent.trajectory.report import write_report
 
-        return trajectory_html(folder, title)
     return write_report(folder)
 
 
@@ -129,7 +125,7 @@ def _finish(r: dict, out: Path, console: Console) -> int:
         console.print(f"[red]error:[/] {shown(r['error'])}")
     traj = Path(r["trajectory"])
     problems = verify(traj) if (traj / "meta.json").exists() else ["no trajectory written"]
-    page = _report(traj, "desk-agent demo: book a ticket") if not problems else None
+    page = _report(traj) if not problems else None
     console.print(f"database: {out / 'app' / 'bookings.sqlite'}")
     console.print(f"trajectory: {traj}  ({'verified' if not problems else '; '.join(problems)})")
     if page:

@@ -1,95 +1,82 @@
 """A self-contained HTML page for an evaluation run (``report.html`` next to ``results.jsonl``).
 
-One page, no JavaScript, no network: the totals, a per-task table and one row per run with its goal,
-ending, every check with what was found, and links to the run's trajectory folder and last
-screenshot. Everything shown is HTML-escaped, since goals and app texts are untrusted data.
-A short trajectory page for a single run (the demo's) is ``trajectory_html``.
+One page that opens offline (the stylesheet and script inline, thumbnails as data URIs): the totals,
+a per-task table, and one row per run with its goal, ending, every check with what it found, the
+last screen, and a link to that run's own trajectory report (``agent report``), which is written
+next to its trajectory folder (``tasks/KEY/trajectory-report.html``). Failed runs are listed first
+in a banner and the rows can be filtered (all / failed / passed).
+
+Goals and app texts are untrusted data: the jinja2 templates autoescape everything, and every string
+is masked (``{{secret:NAME}}`` shows as ``***``, live secret values are blanked) before rendering.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from html import escape
 from pathlib import Path
 from typing import Any
 
-_CSS = """body{font:14px/1.45 system-ui,sans-serif;margin:24px;color:#222}table{border-collapse:collapse;margin:12px 0}
-td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}th{background:#f3f3f3}
-.ok{color:#080;font-weight:600}.bad{color:#b00;font-weight:600}.dim{color:#777}img{max-width:420px;border:1px solid #ccc}"""
+from actions import secrets
+from agent.trajectory import TrajectoryError
+from agent.trajectory.report import asset, template_env, write_report
+from agent.trajectory.report_images import ImageStore
+from agent.trajectory.report_view import deep_mask
+
+TEMPLATES = Path(__file__).with_name("templates")
 
 
-def _pct(x: float | None) -> str:
-    return "" if x is None else f"{x * 100:.0f}%"
-
-
-def _num(x: Any, fmt: str = "{:.2f}") -> str:
-    return "" if x is None else fmt.format(x)
-
-
-def _rel(path: str | Path, base: Path) -> str:
+def _rel(path: Path, base: Path) -> str:
     try:
-        return escape(os.path.relpath(Path(path).resolve(), base.resolve()))
+        return Path(os.path.relpath(path.resolve(), base.resolve())).as_posix()
     except ValueError:
-        return escape(str(path))
+        return path.as_posix()
 
 
 def _last_image(traj: Path) -> Path | None:
-    imgs = sorted((traj / "images").glob("*.png")) + sorted((traj / "images").glob("*.jpg"))
+    imgs = sorted((traj / "images").glob("*-before.*"))
     return imgs[-1] if imgs else None
 
 
-def eval_html(out: Path, results: list[dict], summary: dict, title: str) -> Path:
+def trajectory_report(traj: Path) -> tuple[Path | None, str | None]:
+    """Write a run's own report next to its trajectory: (the file, or None and why not)."""
+    if not (traj / "steps.jsonl").is_file():
+        return None, "no trajectory was written"
+    try:
+        return write_report(traj), None
+    except (TrajectoryError, OSError, ValueError) as e:
+        return None, f"report failed: {e}"
+
+
+def _run_row(r: dict, out: Path, reports: bool) -> dict[str, Any]:
+    traj = Path(r.get("trajectory") or "").resolve() if r.get("trajectory") else Path("")
+    page, why = trajectory_report(traj) if reports and traj.name else (None, None)
+    store = ImageStore(traj) if traj.name else None
+    last = store.add(_last_image(traj)) if store is not None else None
+    ok = bool(r.get("success"))
+    problems = [f"{k.replace('_', ' ')}: {r[k]}" for k in ("error", "safety_stop") if r.get(k)]
+    return {"key": r.get("key") or f"{r.get('task')}-s{r.get('seed')}", "task": r.get("task", ""),
+            "goal": r.get("goal", ""), "ending": str(r.get("ending")), "ok": ok,
+            "cls": "ok" if ok else ("stop" if r.get("ending") == "stopped" else "bad"),
+            "checks": r.get("checks") or [], "problems": problems, "steps": r.get("steps") or 0,
+            "elapsed": r.get("elapsed_s"), "tokens": r.get("tokens") or 0,
+            "report": _rel(page, out) if page else None, "report_missing": why,
+            "trajectory": _rel(traj, out) if traj.name else None, "thumb": store.thumb(last) if store else "",
+            "first_failed": problems[0] if problems else next(
+                (f"{c.get('what')}: {c.get('detail')}" for c in r.get("checks") or [] if not c.get("ok")), "")}
+
+
+def eval_html(out: Path, results: list[dict], summary: dict, title: str, *, reports: bool = True) -> Path:
+    """Write ``out/report.html`` (and, with ``reports``, each run's trajectory report); return its path."""
+    names = tuple(sorted(set(secrets.names_in(json.dumps(results, default=str)))))
+    results, summary, title = deep_mask(results, names), deep_mask(summary, names), secrets.mask(title, names=names)
+    rows = [_run_row(r, out, reports) for r in results]
     t = summary["total"]
-    rows = [f"<h1>{escape(title)}</h1>",
-            f"<p><b>{t['successes']}/{t['runs']}</b> succeeded ({_pct(t['success_rate'])}) · mean steps "
-            f"{t['mean_steps']:.1f} · time per step {_num(t['time_per_step_s'])} s · model tokens {t['tokens']} · "
-            f"safety stops {t['safety_stops']} · harness errors {t['errors']}"
-            + (f" · wall {t['wall_s']} s ({t.get('tasks_per_minute')} tasks/min)" if "wall_s" in t else "") + "</p>",
-            "<h2>Tasks</h2><table><tr><th>task</th><th>runs</th><th>success</th><th>mean steps</th>"
-            "<th>s/step</th><th>tokens</th><th>safety stops</th></tr>"]
-    for name, a in summary["tasks"].items():
-        cls = "ok" if a["success_rate"] == 1 else "bad"
-        rows.append(f"<tr><td>{escape(name)}</td><td>{a['runs']}</td><td class={cls}>{_pct(a['success_rate'])}</td>"
-                    f"<td>{a['mean_steps']:.1f}</td><td>{_num(a['time_per_step_s'])}</td><td>{a['tokens']}</td>"
-                    f"<td>{a['safety_stops']}</td></tr>")
-    rows.append("</table><h2>Runs</h2><table><tr><th>run</th><th>goal</th><th>ending</th><th>checks</th>"
-                "<th>last screen</th></tr>")
-    for r in results:
-        traj = Path(r.get("trajectory", ""))
-        img = _last_image(traj) if traj.name else None
-        checks = "<br>".join(
-            f"<span class={'ok' if c['ok'] else 'bad'}>{'✓' if c['ok'] else '✗'}</span> {escape(c['what'][:160])} "
-            f"<span class=dim>{escape(c['detail'][:200])}</span>" for c in r.get("checks", []))
-        if r.get("error"):
-            checks += f"<br><span class=bad>error:</span> {escape(str(r['error'])[:400])}"
-        if r.get("safety_stop"):
-            checks += f"<br><span class=bad>safety stop:</span> {escape(str(r['safety_stop'])[:200])}"
-        cls = "ok" if r.get("success") else "bad"
-        rows.append(f"<tr><td class={cls}>{escape(r['key'])}<br><a href='{_rel(traj, out)}'>trajectory</a></td>"
-                    f"<td>{escape(r.get('goal', ''))}</td><td>{escape(str(r.get('ending')))}"
-                    f"<br><span class=dim>{r.get('steps', '')} steps</span></td><td>{checks}</td>"
-                    f"<td>{f'<img src={chr(39)}{_rel(img, out)}{chr(39)}>' if img else ''}</td></tr>")
-    rows.append("</table>")
+    page = template_env(str(TEMPLATES)).get_template("eval.html.j2").render(
+        title=title, total=t, tasks=summary["tasks"], runs=rows, failed=[r for r in rows if not r["ok"]],
+        css=asset("report.css"), js=asset("report.js"), images_json="{}")
     path = out / "report.html"
-    path.write_text(f"<!doctype html><meta charset=utf-8><title>{escape(title)}</title><style>{_CSS}</style>"
-                    + "\n".join(rows))
-    return path
-
-
-def trajectory_html(folder: Path, title: str, path: Path | None = None) -> Path:
-    """A minimal page for one trajectory: each step's action, thought, result and screenshot."""
-    meta = json.loads((folder / "meta.json").read_text()) if (folder / "meta.json").exists() else {}
-    steps = [json.loads(line) for line in (folder / "steps.jsonl").read_text().splitlines() if line.strip()]
-    path = path or folder.parent / f"{folder.name}-report.html"  # outside: keeps the manifest valid
-    rows = [f"<h1>{escape(title)}</h1><p>{escape(str(meta.get('goal', '')))}</p><table>"
-            "<tr><th>#</th><th>action</th><th>thought</th><th>ok</th><th>screen before</th></tr>"]
-    for i, s in enumerate(steps):
-        shot = s.get("screenshot")
-        img = f"<img src='{_rel(folder / shot, path.parent)}'>" if shot else ""
-        rows.append(f"<tr><td>{i}</td><td>{escape(json.dumps(s.get('action')))}</td><td>{escape(str(s.get('thought') or ''))}"
-                    f"</td><td class={'ok' if s.get('ok') else 'bad'}>{s.get('ok')}</td><td>{img}</td></tr>")
-    rows.append("</table>")
-    path.write_text(f"<!doctype html><meta charset=utf-8><title>{escape(title)}</title><style>{_CSS}</style>"
-                    + "\n".join(rows))
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(page, encoding="utf-8")
+    tmp.replace(path)
     return path

@@ -16,7 +16,8 @@ from actions import secrets
 from actions.errors import SafetyStop
 from actions.killswitch import DEFAULT_HOTKEY
 from agent.cli.common import (KillOpt, MaxSecondsOpt, MaxStepsOpt, ModelNameOpt, ModelUrlOpt, NoKillOpt, RiskyOpt,
-                              YesOpt, app, build_executor, console, err, fail, start_virtual, tool_version)
+                              ViewControlOpt, ViewOpt, YesOpt, app, build_executor, console, err, fail,
+                              start_virtual, tool_version, view_line)
 from agent.untrusted import shown
 
 
@@ -32,15 +33,31 @@ def desktop(
     wm: Annotated[bool, typer.Option("--wm", help="Also start a small window manager.")] = False,
     a11y: Annotated[bool, typer.Option("--a11y", help="Also start an accessibility bus (AT-SPI2) so apps "
                                        "started with the printed variables publish their trees.")] = False,
+    view: ViewOpt = False,
+    view_control: ViewControlOpt = False,
+    view_port: Annotated[Optional[int], typer.Option(help="Port of the live view's page (default: a free one).")] = None,
 ) -> None:
-    """Start a virtual desktop (Xvfb) on a free display; print its DISPLAY; clean up on Ctrl-C."""
+    """Start a virtual desktop (Xvfb) on a free display; print its DISPLAY (and with --view the URL that
+    shows it live in a browser); clean up on Ctrl-C."""
+    from contextlib import contextmanager
+
     from agent.desktop import parse_size, serve_forever
+    from agent.desktop.liveview import LiveView
 
     try:
         dims = parse_size(size)
     except ValueError as e:
         raise fail(str(e))
-    raise typer.Exit(serve_forever(dims, window_manager=wm, print_fn=console.print, accessibility=a11y))
+
+    @contextmanager
+    def live(desk):
+        with LiveView(desk.display, control=view_control, port=view_port) as v:
+            console.print(view_line(v), highlight=False, soft_wrap=True)
+            yield v
+
+    attach = live if (view or view_control) else None
+    raise typer.Exit(serve_forever(dims, window_manager=wm, print_fn=console.print, accessibility=a11y,
+                                   attach=attach))
 
 
 @app.command()

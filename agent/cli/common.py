@@ -84,6 +84,51 @@ def start_virtual(stack: ExitStack, size: str) -> str:
     return desk.display
 
 
+ViewOpt = Annotated[bool, typer.Option("--view", help="Watch the desktop live in a browser (noVNC on 127.0.0.1, "
+                                                    "view only; needs x11vnc novnc websockify).")]
+ViewControlOpt = Annotated[bool, typer.Option("--view-control", help="Let the browser viewer type and click too "
+                                                                   "(implies --view).")]
+
+
+def start_view(stack: ExitStack, display: str | None = None, control: bool = False, *,
+               port: int | None = None, print_fn=None):
+    """Serve ``display`` (default ``$DISPLAY``) to a browser for as long as ``stack`` lives and print
+    the URL to open. One line in any command: ``if view: start_view(stack, display, view_control)``.
+    Returns the ``LiveView``; a missing package or a server that does not start ends the command."""
+    from agent.desktop.liveview import LiveView, LiveViewError
+
+    try:
+        view = stack.enter_context(LiveView(display or os.environ.get("DISPLAY", ""), control=control, port=port))
+    except LiveViewError as e:
+        raise fail(str(e))
+    (print_fn or err.print)(view_line(view))
+    return view
+
+
+def view_line(view) -> str:
+    """The line that tells a person where to watch (the URL holds the viewer's password)."""
+    how = "watch and control" if view.control else "view only"
+    return f"live view ({how}; keep this URL to yourself, it holds the password): {view.url}"
+
+
+def report_after(folder, print_fn=None):
+    """Write the HTML report of the trajectory in ``folder`` once a command is done with it and
+    print where it is; a report that cannot be written is a warning, never a failed run (the
+    trajectory is what counts). Returns the report's path or None. One line in any command:
+    ``report_after(writer.folder)`` after ``writer.close(...)``."""
+    from agent.trajectory import TrajectoryError
+    from agent.trajectory.report import write_report
+
+    show = print_fn or console.print
+    try:
+        path = write_report(folder)
+    except (TrajectoryError, OSError, ValueError) as e:
+        err.print(f"[yellow]note:[/] no report for {folder}: {secrets.mask(str(e))}")
+        return None
+    show(f"report: {path}")
+    return path
+
+
 def build_executor(*, dry_run: bool, yes: bool, max_steps: int, max_seconds: float, risky_words: str | None,
               kill_hotkey: str, no_kill_hotkey: bool, stack: ExitStack):
     from actions.backends import DryRunBackend, PyAutoGUIBackend

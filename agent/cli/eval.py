@@ -77,11 +77,16 @@ def eval_cmd(
     console.print(f"[bold]agent eval[/] {suite}: {len(specs)} tasks x {seeds} seed(s), policy {policy}, "
                   f"{workers} worker(s) → {folder}")
 
+    from agent.cli.progress import Tally
+
+    tally = Tally(len(specs) * seeds)  # done/total, pass rate so far, ETA
+
     def show(r: dict) -> None:
         mark = "[green]✓[/]" if r.get("success") else "[red]✗[/]"
         why = "" if r.get("success") else f" [dim]{(r.get('error') or r.get('safety_stop') or _first_failed(r))[:160]}[/]"
         console.print(f"  {mark} {r['key']:<36} {r.get('ending', '?'):<9} {r.get('steps', 0) or 0:>3} steps "
                       f"{r.get('elapsed_s', 0):6.1f} s{why}")
+        console.print(f"    [dim]{tally.add(bool(r.get('success'))).line()}[/]")
 
     t0 = time.monotonic()
     results = run_eval(specs, folder, cfg, on_result=show)

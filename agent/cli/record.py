@@ -258,8 +258,10 @@ def report(
     folder: Annotated[Path, typer.Argument(help="A trajectory folder (record, replay, run, do, fill).")],
     out: Annotated[Optional[Path], typer.Option(help="HTML file to write (default: NAME-report.html next to the folder).")] = None,
 ) -> None:
-    """Write one self-contained HTML report: steps, screenshots with click markers, thoughts, timings,
-    errors and safety stops; secrets masked."""
+    """Write one self-contained HTML report (opens offline): verdict and totals, a step index with
+    thumbnails and filters (errors / risky / healed), the first error first, per step the screens before
+    and after with the target marked, the element, the risky-action gate's evidence, the model's output
+    and timings; secrets masked."""
     from agent.trajectory.report import write_report
     from agent.trajectory import TrajectoryError
 

@@ -22,6 +22,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager, ExitStack
 from pathlib import Path
 from typing import IO
 
@@ -376,8 +377,10 @@ def serve_forever(
     window_manager: bool = False,
     print_fn: Callable[[str], object] = print,
     accessibility: bool = False,
+    attach: Callable[["VirtualDesktop"], AbstractContextManager[object]] | None = None,
 ) -> int:
-    """Run a virtual desktop until Ctrl-C or SIGTERM (for ``agent desktop``). Returns an exit code."""
+    """Run a virtual desktop until Ctrl-C or SIGTERM (for ``agent desktop``). Returns an exit code.
+    ``attach(desk)`` (e.g. the live view) is entered once the desktop runs and exited before it stops."""
     stop_event = threading.Event()
     previous: dict[int, object] = {}
     in_main = threading.current_thread() is threading.main_thread()
@@ -391,12 +394,19 @@ def serve_forever(
     except DesktopError as e:
         print_fn(f"error: {e}")
         return 1
+    extra = ExitStack()
     try:
         if in_main:
             for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
                 previous[sig] = signal.signal(sig, _handler)
-        w, h = desk.size
         print_fn(f"DISPLAY={desk.display}")
+        try:
+            if attach is not None:
+                extra.enter_context(attach(desk))
+        except Exception as e:  # noqa: BLE001 - a typed error from the attached part, shown as is
+            print_fn(f"error: {e}")
+            return 1
+        w, h = desk.size
         print_fn(f"Virtual desktop {w}x{h} running (Xvfb pid {desk.pid}). In another shell run:")
         print_fn(f"  export DISPLAY={desk.display}")
         for k, v in (desk.a11y.env.items() if desk.a11y is not None else ()):
@@ -411,6 +421,7 @@ def serve_forever(
     except KeyboardInterrupt:
         return 0
     finally:
+        extra.close()
         for sig, h in previous.items():
             signal.signal(sig, h)  # type: ignore[arg-type]
         desk.stop()
