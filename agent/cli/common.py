@@ -123,7 +123,7 @@ def report_after(folder, print_fn=None):
     try:
         path = write_report(folder)
     except (TrajectoryError, OSError, ValueError) as e:
-        err.print(f"[yellow]note:[/] no report for {folder}: {secrets.mask(str(e))}")
+        err.print(f"[yellow]note:[/] no report for {folder}: {shown(e)}")
         return None
     show(f"report: {path}")
     return path
