@@ -34,6 +34,8 @@ __all__ = ["Candidate", "candidates", "finish"]
 
 #: HTML attributes kept on interactive elements of web documents (``Element.attrs``); native
 #: toolkits give nothing useful there (GTK: "toolkit: gtk"), so they are not asked.
+#: Roles whose name, when the tree gives none, is the text they show (their text children).
+_NAMED_BY_TEXT = frozenset({"label", "listitem", "link", "cell", "option", "menuitem", "tab", "heading"})
 _ATTRS = {"id": "id", "tag": "tag", "html-input-name": "input-name", "placeholder-text": "placeholder"}
 _DOCUMENTS = frozenset(R.ROLE[n] for n in ("document-web", "document-frame"))
 _MAX_VALUE = 2000
@@ -75,7 +77,7 @@ def candidates(roots: list[Node]) -> list[Candidate]:
             name = clean_text(node.name)
             if node.role in R.WINDOWS and name:
                 window = name
-            if role == "label" and not name:
+            if role in _NAMED_BY_TEXT and not name:  # a list item, link or cell says its own text
                 name = _text_of(node)
             elif role == "row" and not name:
                 name = _row_text(node)
