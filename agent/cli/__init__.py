@@ -6,7 +6,7 @@ command modules below registers their commands on it.
 
 from __future__ import annotations
 
-from agent.cli import basic, eval, fill, record, run  # noqa: F401 - registers the commands
+from agent.cli import basic, eval, fill, inspect, record, run  # noqa: F401 - registers the commands
 from agent.cli.common import app
 
 

@@ -72,8 +72,11 @@ def fail(message: str, code: int = 2) -> "typer.Exit":
     return typer.Exit(code)
 
 
-def start_virtual(stack: ExitStack, size: str) -> str:
-    """Start Xvfb for this command only and point DISPLAY (and so pyautogui, mss, pynput) at it."""
+def start_virtual(stack: ExitStack, size: str, *, accessibility: bool = True) -> str:
+    """Start Xvfb for this command only and point DISPLAY (and so pyautogui, mss, pynput) at it.
+    With ``accessibility`` (the default) an AT-SPI bus runs on it too and its variables go into this
+    process's environment, so the apps a command starts there publish their trees to the element
+    model. A bus that cannot start is a note, not an error: the visual parse still works."""
     from agent.desktop import DesktopError, VirtualDesktop, parse_size
 
     try:
@@ -81,6 +84,15 @@ def start_virtual(stack: ExitStack, size: str) -> str:
     except (DesktopError, ValueError) as e:
         raise fail(str(e))
     os.environ["DISPLAY"] = desk.display
+    if accessibility:
+        from agent.desktop.a11y_bus import apply_env, attach
+
+        try:
+            bus = attach(desk)
+        except DesktopError as e:
+            err.print(f"[dim]note: no accessibility bus on {desk.display} ({shown(e)}); elements come from pixels only[/]")
+        else:
+            stack.callback(apply_env(bus.env))
     return desk.display
 
 
