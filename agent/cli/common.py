@@ -15,7 +15,6 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 
-from actions import secrets
 
 app = typer.Typer(
     name="agent",
@@ -45,7 +44,9 @@ ApiKeyOpt = Annotated[Optional[str], typer.Option(help="API key of the model ser
 
 
 def fail(message: str, code: int = 2) -> "typer.Exit":
-    err.print(f"[bold red]error:[/] {secrets.mask(message)}")
+    from agent.untrusted import shown
+
+    err.print(f"[bold red]error:[/] {shown(message)}")  # messages quote files, data and servers
     return typer.Exit(code)
 
 

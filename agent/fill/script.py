@@ -18,6 +18,12 @@ PyYAML silently overwrites) are errors too.
 Variables: ``{column}`` is the data row's value and is *required* (a missing or empty value fails
 the row before it starts); ``{column?}`` is optional, and a step whose optional value is empty is
 skipped. ``{{secret:NAME}}`` is left alone here; the executor resolves it only while typing.
+
+Resuming safely: ``key: email`` names the data column that identifies a row for a person (the
+results carry it). ``already_done:`` says how to *see* whether a row's effect already happened, for
+a row a cut run left uncertain (killed right after its Save, say): a text (``already_done:
+"{email}"`` — the saved list shows the email), a target (``{text: ..., near: ..., region: ...}``),
+or a short list of steps ending in an ``expect`` or ``wait_for``. It only ever runs on resume.
 """
 
 from __future__ import annotations
@@ -209,9 +215,42 @@ class Step(_Strict):
         return what[a]() if a in what else f"{a} {v.label()!r}"
 
 
+class AlreadyDone(_Strict):
+    """How a resumed run sees whether an uncertain row's effect is already there.
+
+    Either ``target`` (on screen within the script's timeout: done), or ``steps`` whose last step is
+    an ``expect`` / ``wait_for`` (it holds: done; it times out: not done; an earlier step failing
+    means the check could not decide, and the row stays uncertain)."""
+
+    target: Optional[Target] = None
+    steps: list[Step] = Field(default_factory=list, max_length=10)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _forms(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            return {"steps": [{"expect": v}]}
+        if isinstance(v, list):
+            return {"steps": v}
+        if isinstance(v, dict) and not ({"target", "steps"} & set(v)):
+            return {"target": v}
+        return v
+
+    @model_validator(mode="after")
+    def _ends_in_expectation(self) -> "AlreadyDone":
+        if (self.target is None) == (not self.steps):
+            raise ValueError("already_done is a text, a target, or a list of steps ending in expect / wait_for")
+        if self.steps and self.steps[-1].action not in ("expect", "wait_for"):
+            raise ValueError(f"the last step of already_done must be expect or wait_for (it decides), "
+                             f"not {self.steps[-1].action}")
+        return self
+
+
 class Script(_Strict):
     name: str = "fill"
     data: Optional[str] = None  # default data file, relative to the script
+    key: Optional[str] = None  # the data column naming a row in the results (default: see key_column)
+    already_done: Optional[AlreadyDone] = None  # on resume: is an uncertain row's effect visible?
     on_error: OnError = "stop"
     retries: int = Field(2, ge=0, le=10)
     timeout: float = Field(5.0, gt=0, le=600)  # seconds to wait for an element to appear
@@ -222,13 +261,14 @@ class Script(_Strict):
     def variables(self) -> dict[str, bool]:
         """Every ``{column}`` the steps use -> required (False when only ever used as ``{column?}``)."""
         out: dict[str, bool] = {}
-        for text in _strings(self.model_dump(exclude={"path", "name", "data"}, by_alias=True)):
+        for text in _strings(self.model_dump(exclude={"path", "name", "data", "key"}, by_alias=True)):
             for name, opt in VAR.findall(text):
                 out[name] = out.get(name, False) or not opt
         return out
 
 
 IfPresentStep.model_rebuild()
+AlreadyDone.model_rebuild()
 
 
 def _strings(obj: Any):
@@ -277,6 +317,17 @@ def _line_for(loc: tuple, lines: dict[tuple, int]) -> int | None:
     return None
 
 
+def _yaml_loc(loc: tuple, data: dict) -> tuple:
+    """``already_done.steps[1]`` / ``already_done.target.text`` as written in the YAML (a bare list
+    or a bare target mapping), so the line number points at the right place."""
+    if len(loc) >= 2 and loc[0] == "already_done" and loc[1] in ("steps", "target"):
+        raw = data.get("already_done")
+        if (loc[1] == "steps" and isinstance(raw, list)) or (loc[1] == "target" and isinstance(raw, dict)
+                                                               and "target" not in raw):
+            return (loc[0], *loc[2:])
+    return loc
+
+
 def parse_script(text: str, source: str = "<script>", path: Path | None = None) -> Script:
     """Parse and validate a script; ``ScriptError`` lists every problem as ``source:line: where: what``."""
     try:
@@ -300,6 +351,7 @@ def parse_script(text: str, source: str = "<script>", path: Path | None = None) 
         msgs = []
         for err in e.errors():
             loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+            loc = _yaml_loc(loc, data)
             ln = _line_for(loc, lines)
             what = err["msg"]
             if err["type"] == "extra_forbidden":
