@@ -39,9 +39,18 @@ def _last_image(traj: Path) -> Path | None:
     return imgs[-1] if imgs else None
 
 
-def eval_html(out: Path, results: list[dict], summary: dict, title: str) -> Path:
+def eval_html(out: Path, results: list[dict], summary: dict, title: str, interrupted: str | None = None) -> Path:
+    """The page; ``interrupted`` (a signal's name) puts a banner on top naming what was cut short and
+    what never ran."""
     t = summary["total"]
-    rows = [f"<h1>{escape(title)}</h1>",
+    cut = summary.get("interrupted", {})
+    banner = ""
+    if interrupted or cut:
+        banner = (f"<p class=bad>INTERRUPTED{f' by {escape(interrupted)}' if interrupted else ''}: "
+                  f"{cut.get('finished', t['runs'])} of {cut.get('planned', t['runs'])} tasks finished · cut short: "
+                  f"{escape(', '.join(cut.get('cut_short', [])) or 'none')} · never ran: "
+                  f"{escape(', '.join(cut.get('never_ran', [])) or 'none')}. The rates below count finished tasks only.</p>")
+    rows = [f"<h1>{escape(title)}{' (interrupted)' if banner else ''}</h1>", banner,
             f"<p><b>{t['successes']}/{t['runs']}</b> succeeded ({_pct(t['success_rate'])}) · mean steps "
             f"{t['mean_steps']:.1f} · time per step {_num(t['time_per_step_s'])} s · model tokens {t['tokens']} · "
             f"safety stops {t['safety_stops']} · harness errors {t['errors']}"
@@ -63,6 +72,9 @@ def eval_html(out: Path, results: list[dict], summary: dict, title: str) -> Path
             f"<span class=dim>{escape(c['detail'][:200])}</span>" for c in r.get("checks", []))
         if r.get("error"):
             checks += f"<br><span class=bad>error:</span> {escape(str(r['error'])[:400])}"
+        elif r.get("reason") and r.get("ending") not in ("done",):
+            what = "model error" if r.get("ending") == "model_error" else escape(str(r.get("ending")))
+            checks += f"<br><span class=bad>{what}:</span> {escape(str(r['reason'])[:600])}"
         if r.get("safety_stop"):
             checks += f"<br><span class=bad>safety stop:</span> {escape(str(r['safety_stop'])[:200])}"
         cls = "ok" if r.get("success") else "bad"
