@@ -145,7 +145,7 @@ def fill(
         ground = build_grounder(ocr, llm, grounder)
     except (ModelError, ValueError, OcrUnavailable) as e:
         raise fail(str(e))
-    plan = plan_rows(rows, ledger, resume=resume and not dry_run, retry_failed=retry_failed,
+    plan = plan_rows(rows, ledger, resume=resume, retry_failed=retry_failed,
                      redo_uncertain=redo_uncertain, checkable=script.already_done is not None, limit=limit)
     ledger.meta = {"script": str(script_path), "data": str(data_path), "rows": len(rows), "grounder": ground.name,
                    "key_column": key_col}
@@ -193,6 +193,10 @@ def fill(
         filler.on_step = lambda n, i, d: progress.update(task, description=f"row {n} · step {i}: {shown(d, 48)}")
         current, settling = None, False
         try:
+            if plan.held and plan.todo and plan.todo[0][0] not in plan.settle and script.reset and not dry_run:
+                # a held row may have left its input on screen: the next row must not type into it
+                progress.update(task, description="reset (a cut row may have left input on screen)")
+                filler.reset(plan.todo[0][1])
             for n, row in plan.todo:
                 current = n
                 if dry_run:

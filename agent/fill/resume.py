@@ -10,7 +10,8 @@ settled by evidence or by a person:
   whatever the cut row left in the form): it is there → the row is ``ok`` (note "already done");
   it is not → the row is done again (note "redone");
 * ``--redo-uncertain``: a person looked and says it is not there → reset, then the row again;
-* otherwise it stays ``uncertain``, is reported with its key, and the run exits 4.
+* otherwise it stays ``uncertain``, is reported with its key, and the run exits 4; the reset
+  steps run before the next row, so what the cut row left in the form does not leak into it.
 
 A check that cannot decide (a step before its expectation fails) keeps the row uncertain.
 """

@@ -19,11 +19,7 @@ Variables: ``{column}`` is the data row's value and is *required* (a missing or 
 the row before it starts); ``{column?}`` is optional, and a step whose optional value is empty is
 skipped. ``{{secret:NAME}}`` is left alone here; the executor resolves it only while typing.
 
-Resuming safely: ``key: email`` names the data column that identifies a row for a person (the
-results carry it). ``already_done:`` says how to *see* whether a row's effect already happened, for
-a row a cut run left uncertain (killed right after its Save, say): a text (``already_done:
-"{email}"`` — the saved list shows the email), a target (``{text: ..., near: ..., region: ...}``),
-or a short list of steps ending in an ``expect`` or ``wait_for``. It only ever runs on resume.
+Resuming: ``key`` names a row's column in the results; ``already_done`` sees if an uncertain row was done.
 """
 
 from __future__ import annotations
@@ -216,11 +212,9 @@ class Step(_Strict):
 
 
 class AlreadyDone(_Strict):
-    """How a resumed run sees whether an uncertain row's effect is already there.
-
-    Either ``target`` (on screen within the script's timeout: done), or ``steps`` whose last step is
-    an ``expect`` / ``wait_for`` (it holds: done; it times out: not done; an earlier step failing
-    means the check could not decide, and the row stays uncertain)."""
+    """Is an uncertain row's effect there? A text (``"{email}"``: expect it), a target (on screen
+    within the timeout: done), or steps ending in ``expect`` / ``wait_for`` (it holds: done; it
+    times out: not done; an earlier step failing: undecided, the row stays uncertain)."""
 
     target: Optional[Target] = None
     steps: list[Step] = Field(default_factory=list, max_length=10)
@@ -228,21 +222,16 @@ class AlreadyDone(_Strict):
     @model_validator(mode="before")
     @classmethod
     def _forms(cls, v: Any) -> Any:
-        if isinstance(v, str):
-            return {"steps": [{"expect": v}]}
-        if isinstance(v, list):
-            return {"steps": v}
-        if isinstance(v, dict) and not ({"target", "steps"} & set(v)):
-            return {"target": v}
-        return v
+        if isinstance(v, (str, list)):
+            return {"steps": [{"expect": v}] if isinstance(v, str) else v}
+        return {"target": v} if isinstance(v, dict) and not ({"target", "steps"} & set(v)) else v
 
     @model_validator(mode="after")
     def _ends_in_expectation(self) -> "AlreadyDone":
         if (self.target is None) == (not self.steps):
             raise ValueError("already_done is a text, a target, or a list of steps ending in expect / wait_for")
         if self.steps and self.steps[-1].action not in ("expect", "wait_for"):
-            raise ValueError(f"the last step of already_done must be expect or wait_for (it decides), "
-                             f"not {self.steps[-1].action}")
+            raise ValueError(f"the last step of already_done must be expect or wait_for, not {self.steps[-1].action}")
         return self
 
 
@@ -268,7 +257,6 @@ class Script(_Strict):
 
 
 IfPresentStep.model_rebuild()
-AlreadyDone.model_rebuild()
 
 
 def _strings(obj: Any):
@@ -318,14 +306,10 @@ def _line_for(loc: tuple, lines: dict[tuple, int]) -> int | None:
 
 
 def _yaml_loc(loc: tuple, data: dict) -> tuple:
-    """``already_done.steps[1]`` / ``already_done.target.text`` as written in the YAML (a bare list
-    or a bare target mapping), so the line number points at the right place."""
-    if len(loc) >= 2 and loc[0] == "already_done" and loc[1] in ("steps", "target"):
-        raw = data.get("already_done")
-        if (loc[1] == "steps" and isinstance(raw, list)) or (loc[1] == "target" and isinstance(raw, dict)
-                                                               and "target" not in raw):
-            return (loc[0], *loc[2:])
-    return loc
+    """``already_done.steps[1]`` as the YAML wrote it (a bare list or target) for the line number."""
+    raw = data.get("already_done")
+    bare = {"steps": isinstance(raw, list), "target": isinstance(raw, dict) and "target" not in raw}
+    return (loc[0], *loc[2:]) if len(loc) > 1 and loc[0] == "already_done" and bare.get(loc[1]) else loc
 
 
 def parse_script(text: str, source: str = "<script>", path: Path | None = None) -> Script:
