@@ -70,3 +70,10 @@ def test_a_row_left_running_comes_back_uncertain_and_changed_data_is_refused(tmp
     assert [n for n, _ in plan.todo] == [2, 3] and plan.settle == {2} and plan.held == []
     plan = plan_rows(rows, again, resume=True, retry_failed=False, redo_uncertain=True, checkable=False, limit=1)
     assert [n for n, _ in plan.todo] == [2] and plan.settle == {2}
+
+    led = Ledger(tmp_path / "f")  # --retry-failed: with a check, a failed row is looked for before it is redone
+    led.record(RowResult(1, "failed", "expect timed out"))
+    plan = plan_rows(rows[:1], led, resume=True, retry_failed=True, redo_uncertain=False, checkable=True, limit=None)
+    assert [n for n, _ in plan.todo] == [1] and plan.settle == {1}
+    plan = plan_rows(rows[:1], led, resume=True, retry_failed=True, redo_uncertain=False, checkable=False, limit=None)
+    assert [n for n, _ in plan.todo] == [1] and plan.settle == set()

@@ -150,6 +150,7 @@ def fill(
     ledger.meta = {"script": str(script_path), "data": str(data_path), "rows": len(rows), "grounder": ground.name,
                    "key_column": key_col}
     ledger.keys = {n: r.get(key_col, "") for n, r in enumerate(rows, start=1)} if key_col else {}
+    was_uncertain = ledger.uncertain()
     for n in plan.held:
         r = ledger.rows[n]
         err.print(f"[yellow]row {n} ({shown(key_col)} {shown(ledger.keys.get(n))}) is uncertain[/]: {shown(r.error)}. "
@@ -207,7 +208,7 @@ def fill(
                     if n in plan.settle:
                         settling = True
                         progress.update(task, description=f"row {n} · settling (uncertain)")
-                        verdict = settle_uncertain(filler, n, row, redo=redo_uncertain)
+                        verdict = settle_uncertain(filler, n, row, redo=redo_uncertain and n in was_uncertain)
                         settling = False
                         res, stop, note = verdict.result, verdict.stop, verdict.note
                     if res is None:

@@ -166,22 +166,25 @@ class Ledger:
                                 "repeat the wrong rows (restore the data file or start a new --out)")
 
     def start(self, n: int) -> None:
-        """Mark row ``n`` in progress, durably, before its first action."""
-        self.record(RowResult(n, "running"))
+        """Mark row ``n`` in progress, durably, before its first action (``results.json`` is what a
+        resume reads; the CSV view follows when the row ends)."""
+        self.record(RowResult(n, "running"), csv_too=False)
 
-    def record(self, result: RowResult) -> None:
+    def record(self, result: RowResult, csv_too: bool = True) -> None:
         if result.key is None:
             result.key = self.keys.get(result.row)
         self.rows[result.row] = result
-        self.write()
+        self.write(csv_too)
 
     def counts(self) -> dict[str, int]:
         return {s: sum(1 for r in self.rows.values() if r.status == s) for s in STATUSES}
 
-    def write(self) -> None:
+    def write(self, csv_too: bool = True) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
         rows = [self.rows[n].to_json() for n in sorted(self.rows)]
         _atomic(self.json_path, json.dumps({"meta": self.meta, "counts": self.counts(), "rows": rows}, indent=1) + "\n")
+        if not csv_too:
+            return
         buf = io.StringIO()
         w = csv.DictWriter(buf, fieldnames=FIELDS)
         w.writeheader()

@@ -13,7 +13,9 @@ settled by evidence or by a person:
 * otherwise it stays ``uncertain``, is reported with its key, and the run exits 4; the reset
   steps run before the next row, so what the cut row left in the form does not leak into it.
 
-A check that cannot decide (a step before its expectation fails) keeps the row uncertain.
+A check that cannot decide (a step before its expectation fails) keeps the row uncertain. With a
+check, ``--retry-failed`` looks before redoing a failed row too: a row can fail *after* its effect
+(the Save landed; its confirmation came after the ``expect`` gave up).
 """
 
 from __future__ import annotations
@@ -46,13 +48,16 @@ def plan_rows(rows: list[dict[str, str]], ledger: Ledger, *, resume: bool, retry
     plan = Plan()
     skip = ledger.done(retry_failed) if resume else set()
     uncertain = ledger.uncertain() if resume else set()
+    # a failed row may have failed *after* its effect (the Save landed, the confirmation came late):
+    # with a check, --retry-failed looks before doing it again
+    retry = {n for n, r in ledger.rows.items() if r.status == "failed"} if resume and retry_failed else set()
     for n, row in enumerate(rows, start=1):
         if n in skip:
             continue
         if n in uncertain and not (checkable or redo_uncertain):
             plan.held.append(n)
             continue
-        if n in uncertain:
+        if n in uncertain or (n in retry and checkable):
             plan.settle.add(n)
         plan.todo.append((n, row))
     plan.todo = plan.todo[: limit or None]
