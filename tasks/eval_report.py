@@ -55,6 +55,9 @@ def _run_row(r: dict, out: Path, reports: bool) -> dict[str, Any]:
     last = store.add(_last_image(traj)) if store is not None else None
     ok = bool(r.get("success"))
     problems = [f"{k.replace('_', ' ')}: {r[k]}" for k in ("error", "safety_stop") if r.get(k)]
+    if not problems and r.get("reason") and r.get("ending") not in ("done", "fail"):
+        what = "model error" if r.get("ending") == "model_error" else str(r.get("ending"))
+        problems.append(f"{what}: {r['reason']}")  # e.g. the model server's own message
     return {"key": r.get("key") or f"{r.get('task')}-s{r.get('seed')}", "task": r.get("task", ""),
             "goal": r.get("goal", ""), "ending": str(r.get("ending")), "ok": ok,
             "cls": "ok" if ok else ("stop" if r.get("ending") == "stopped" else "bad"),
@@ -66,17 +69,31 @@ def _run_row(r: dict, out: Path, reports: bool) -> dict[str, Any]:
                 (f"{c.get('what')}: {c.get('detail')}" for c in r.get("checks") or [] if not c.get("ok")), "")}
 
 
-def eval_html(out: Path, results: list[dict], summary: dict, title: str, *, reports: bool = True) -> Path:
-    """Write ``out/report.html`` (and, with ``reports``, each run's trajectory report); return its path."""
+def eval_html(out: Path, results: list[dict], summary: dict, title: str, *, reports: bool = True,
+              interrupted: str | None = None) -> Path:
+    """Write ``out/report.html`` (and, with ``reports``, each run's trajectory report); return its path.
+    ``interrupted`` (a signal's name), or an ``interrupted`` block in the summary, puts a banner on top
+    naming what was cut short and what never ran."""
     names = tuple(sorted(set(secrets.names_in(json.dumps(results, default=str)))))
     results, summary, title = deep_mask(results, names), deep_mask(summary, names), secrets.mask(title, names=names)
     rows = [_run_row(r, out, reports) for r in results]
     t = summary["total"]
     page = template_env(str(TEMPLATES)).get_template("eval.html.j2").render(
         title=title, total=t, tasks=summary["tasks"], runs=rows, failed=[r for r in rows if not r["ok"]],
+        interrupted=_interruption(summary, interrupted),
         css=asset("report.css"), js=asset("report.js"), images_json="{}")
     path = out / "report.html"
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(page, encoding="utf-8")
     tmp.replace(path)
     return path
+
+
+def _interruption(summary: dict, signal_name: str | None) -> dict | None:
+    """What the banner of an interrupted run says (None for a run that finished)."""
+    cut = summary.get("interrupted") or {}
+    if not (signal_name or cut):
+        return None
+    t = summary["total"]
+    return {"by": signal_name, "finished": cut.get("finished", t["runs"]), "planned": cut.get("planned", t["runs"]),
+            "cut_short": list(cut.get("cut_short", [])), "never_ran": list(cut.get("never_ran", []))}

@@ -37,7 +37,9 @@ def run_instance(inst: TaskInstance, out: Path, *, policy: str = "oracle", groun
     result: dict[str, Any] = {"task": inst.spec.id, "seed": inst.seed, "key": inst.key, "app": inst.spec.app,
                               "goal": inst.goal, "policy": policy, "grounding": grounding, "expect": inst.spec.expect,
                               "tags": list(inst.spec.tags), "trajectory": str(out / "trajectory")}
-    with VirtualDesktop(size) as desk:
+    # Xvfb stays in this worker's process group: the harness ends a task (time limit, Ctrl-C) with one
+    # killpg, and nothing of it may outlive that
+    with VirtualDesktop(size, own_session=False) as desk:
         os.environ["DISPLAY"] = desk.display
         try:
             result |= run_on_display(inst, out, policy=policy, grounding=grounding, approve=approve,

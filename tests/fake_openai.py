@@ -18,7 +18,8 @@ from typing import Any
 class FakeOpenAI:
     def __init__(self, answers: list[str] | Callable[[dict], str] | None = None, *, model: str = "glm-4.5v",
                  api_key: str | None = None, fail_first: int = 0, fail_status: int = 503,
-                 fail_message: str = "overloaded", reasoning: str | list[str | None] | None = None, delay: float = 0.0) -> None:
+                 fail_message: str = "overloaded", reasoning: str | list[str | None] | None = None, delay: float = 0.0,
+                 chat_error: tuple[int, str] | None = None) -> None:
         self.answers = answers if answers is not None else []
         self.model = model
         self.api_key = api_key
@@ -27,6 +28,7 @@ class FakeOpenAI:
         self.fail_message = fail_message
         self.reasoning = reasoning
         self.delay = delay
+        self.chat_error = chat_error  # (HTTP status, message): every chat completion fails with it
         self.requests: list[dict[str, Any]] = []
         self.hits = 0
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -93,6 +95,9 @@ class FakeOpenAI:
                     return
                 if self.path != "/v1/chat/completions":
                     self._send(404, {"error": {"message": f"no route {self.path}"}})
+                    return
+                if fake.chat_error is not None:
+                    self._send(fake.chat_error[0], {"error": {"message": fake.chat_error[1]}})
                     return
                 if body.get("model") != fake.model:
                     self._send(404, {"error": {"message": f"The model `{body.get('model')}` does not exist."}})

@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "form"
 
 
-def fill(xdisplay, *args: str, timeout: float = 170) -> subprocess.CompletedProcess:
+def fill(xdisplay, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
     env = {k: v for k, v in xdisplay.env.items() if not k.startswith("AGENT_")}
     env["AGENT_CONFIG"] = "/nonexistent/agent.toml"
     return subprocess.run([sys.executable, "-m", "agent", "fill", *args, "--no-kill-hotkey", "--settle-ms", "70"],

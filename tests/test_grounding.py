@@ -151,7 +151,7 @@ def test_variables_booleans_and_the_ledger(tmp_path):
         led.record(r)
     again = Ledger.load(tmp_path)
     assert again.done() == {1, 2} and again.done(retry_failed=True) == {1}
-    assert (tmp_path / "results.csv").read_text().splitlines()[2].startswith("2,failed,boom,")
+    assert (tmp_path / "results.csv").read_text().splitlines()[2].startswith("2,,failed,boom,")
 
 
 def test_tesseract_is_a_drop_in_engine():

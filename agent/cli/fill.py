@@ -7,12 +7,16 @@ model is configured) — and hands rows to ``agent.fill.FillRunner``, showing a 
 with the current step. ``--app sample`` starts the bundled sample form (``tasks.apps.form``) so a new
 user can try it at once; that is why this module, as a CLI module, may import ``tasks``.
 
-Exit codes: 0 every row ok, 1 some row failed, 2 bad input (nothing touched), 3 a safety stop.
+Resuming (``--resume``) goes through ``agent.fill.resume``: a row a cut run left in progress is
+*uncertain* and is settled by the script's ``already_done`` check or ``--redo-uncertain``, never
+redone blindly.
+
+Exit codes: 0 every row ok, 1 some row failed, 2 bad input (nothing touched), 3 a safety stop,
+4 some row is uncertain (a person must look: was it stored?), 130 interrupted by Ctrl-C.
 """
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 import time
@@ -25,6 +29,7 @@ import typer
 from actions import secrets
 from actions.errors import SafetyStop
 from actions.killswitch import DEFAULT_HOTKEY
+from agent.untrusted import shown
 from agent.cli.common import (ApiKeyOpt, KillOpt, MaxSecondsOpt, MaxStepsOpt, ModelNameOpt, ModelUrlOpt, NoKillOpt, RiskyOpt,
                        YesOpt, build_executor, fail,
                        start_virtual, app, console, err)
@@ -37,7 +42,7 @@ def _start_sample(stack: ExitStack, out: Path, runner) -> Path:
 
     db = out / "sample.sqlite"
     out.mkdir(parents=True, exist_ok=True)
-    proc = subprocess.Popen([sys.executable, "-m", "tasks.apps.form", "--db", str(db)],
+    proc = subprocess.Popen([sys.executable, "-m", "tasks.apps.form", "--db", str(db), "--exit-with-parent"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
     def stop() -> None:
@@ -64,6 +69,11 @@ def fill(
     out: Annotated[Optional[Path], typer.Option(help="Run folder: results, trajectory, screenshots (default runs/fill-TIME).")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue the run in --out after its last finished row.")] = False,
     retry_failed: Annotated[bool, typer.Option("--retry-failed", help="With --resume: run failed rows again too.")] = False,
+    redo_uncertain: Annotated[bool, typer.Option("--redo-uncertain", help=(
+        "With --resume: run rows a cut run left uncertain again without checking (after the reset steps); "
+        "only when you have looked and they were not stored."))] = False,
+    key: Annotated[Optional[str], typer.Option("--key", metavar="COLUMN", help=(
+        "Data column that names a row in the results (default: the script's 'key', else id/email/name ...)."))] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Annotate where each step would act on the current screen; touch nothing.")] = False,
     limit: Annotated[Optional[int], typer.Option(min=1, help="Process at most this many rows.")] = None,
     app_name: Annotated[Optional[str], typer.Option("--app", help="Start a bundled app first: 'sample' (the sample form).")] = None,
@@ -83,8 +93,10 @@ def fill(
     no_kill_hotkey: NoKillOpt = False,
 ) -> None:
     """Fill forms from CSV rows with a YAML script; elements are found on screen by what they show."""
+    from agent.fill.resume import plan_rows
+    from agent.fill.resume import settle as settle_uncertain
     from agent.fill.runner import FillRunner, StepFailed
-    from agent.fill.results import DataError, Ledger, load_rows
+    from agent.fill.results import DataError, Ledger, RowResult, key_column, load_rows
     from agent.fill.script import ScriptError, load_script
     from agent.screen import Screen
     from agent.steps import SettleConfig, StepRunner
@@ -112,9 +124,14 @@ def fill(
         raise fail(f"unknown --app {app_name!r}: the bundled app is 'sample'")
     if resume and out is None:
         raise fail("--resume needs --out, the folder of the run to continue")
+    if (retry_failed or redo_uncertain) and not resume:
+        raise fail("--retry-failed and --redo-uncertain go with --resume")
     folder = out or Path("runs") / time.strftime("fill-%Y%m%d-%H%M%S")
     try:
         ledger = Ledger.load(folder) if resume else Ledger(folder)
+        stored_key = ledger.meta.get("key_column")
+        key_col = key_column(rows, key or script.key or (stored_key if stored_key in cols else None))
+        ledger.check_keys(rows, key_col)
     except DataError as e:
         raise fail(str(e))
     if not resume and ledger.json_path.exists():
@@ -127,9 +144,20 @@ def fill(
         ground = build_grounder(ocr, llm, grounder)
     except (ModelError, ValueError, OcrUnavailable) as e:
         raise fail(str(e))
-    skip = ledger.done(retry_failed) if resume else set()
-    todo = [(n, r) for n, r in enumerate(rows, start=1) if n not in skip][: limit or None]
-    ledger.meta = {"script": str(script_path), "data": str(data_path), "rows": len(rows), "grounder": ground.name}
+    plan = plan_rows(rows, ledger, resume=resume, retry_failed=retry_failed,
+                     redo_uncertain=redo_uncertain, checkable=script.already_done is not None, limit=limit)
+    ledger.meta = {"script": str(script_path), "data": str(data_path), "rows": len(rows), "grounder": ground.name,
+                   "key_column": key_col}
+    ledger.keys = {n: r.get(key_col, "") for n, r in enumerate(rows, start=1)} if key_col else {}
+    was_uncertain = ledger.uncertain()
+    for n in plan.held:
+        r = ledger.rows[n]
+        err.print(f"[yellow]row {n} ({shown(key_col)} {shown(ledger.keys.get(n))}) is uncertain[/]: {shown(r.error)}. "
+                  "Not redone. Look whether it was stored; then `--resume --redo-uncertain` runs it again, or "
+                  "add `already_done:` to the script so a resume can check by itself.")
+    if plan.settle and not script.reset and (redo_uncertain or script.already_done):
+        err.print("[yellow]note:[/] the script has no reset steps: what a cut row left in the form stays there "
+                  "when it is checked or redone")
 
     code = 0
     with ExitStack() as stack:
@@ -154,51 +182,88 @@ def fill(
         runner = StepRunner(ex, screen, writer, settle=settle)
         filler = FillRunner(script, runner, ground, out=folder)
         db = _start_sample(stack, folder, filler) if app_name == "sample" else None
-        console.print(f"[bold]{script.name}[/]: {len(todo)} of {len(rows)} rows · grounder {ground.name} · run {folder}"
+        console.print(f"[bold]{shown(script.name)}[/]: {len(plan.todo)} of {len(rows)} rows · grounder {ground.name} "
+                      f"· run {folder}" + (f" · {len(plan.settle)} uncertain to settle" if plan.settle else "")
                       + (" · [yellow]dry run[/]" if dry_run else ""))
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
         progress = stack.enter_context(Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                                                 TimeElapsedColumn(), console=console, transient=False))
-        task = progress.add_task("rows", total=len(todo))
-        filler.on_step = lambda n, i, d: progress.update(task, description=f"row {n} · step {i}: {secrets.mask(d)[:48]}")
-        current = None
+        task = progress.add_task("rows", total=len(plan.todo))
+        filler.on_step = lambda n, i, d: progress.update(task, description=f"row {n} · step {i}: {shown(d, 48)}")
+        current, settling = None, False
         try:
-            for n, row in todo:
+            if plan.held and plan.todo and plan.todo[0][0] not in plan.settle and script.reset and not dry_run:
+                # a held row may have left its input on screen: the next row must not type into it
+                progress.update(task, description="reset (a cut row may have left input on screen)")
+                filler.reset(plan.todo[0][1])
+            for n, row in plan.todo:
                 current = n
                 if dry_run:
                     res, stop = filler.annotate(n, row, folder / "dry-run" / f"row-{n:04d}.png"), False
                 else:
-                    res, stop = filler.run_row(n, row)
+                    ledger.start(n)  # durable before the row's first action
+                    res, stop, note = None, False, None
+                    if n in plan.settle:
+                        settling = True
+                        progress.update(task, description=f"row {n} · settling (uncertain)")
+                        verdict = settle_uncertain(filler, n, row, redo=redo_uncertain and n in was_uncertain)
+                        settling = False
+                        res, stop, note = verdict.result, verdict.stop, verdict.note
+                    if res is None:
+                        res, stop = filler.run_row(n, row)
+                        res.note = note
                 ledger.record(res)
                 current = None
                 progress.advance(task)
-                if res.status == "failed" or res.error:  # a dry run's problems count too
+                label = f"row {n} ({shown(ledger.keys.get(n))})" if ledger.keys.get(n) else f"row {n}"
+                if res.status == "uncertain":
+                    progress.console.print(f"[yellow]{label} uncertain[/]: {shown(res.error)}")
+                elif res.status == "failed" or res.error:  # a dry run's problems count too
                     code = 1
-                    progress.console.print(f"[red]row {n} {res.status}[/]: {secrets.mask(res.error or '')}")
+                    progress.console.print(f"[red]{label} {res.status}[/]: {shown(res.error)}")
+                elif res.note:
+                    progress.console.print(f"[green]{label}[/] {shown(res.note)}")
                 if stop:
-                    progress.console.print("[red]stopping[/] (on_error: stop); `--resume` continues after this row")
+                    why = "the reset steps failed" if res.status == "uncertain" else "on_error: stop"
+                    progress.console.print(f"[red]stopping[/] ({why}); `--resume` continues after this row")
                     break
         except SafetyStop as e:
-            from agent.fill.results import RowResult
-
             if current is not None:
-                ledger.record(RowResult(current, "stopped", secrets.mask(str(e) or e.reason)))
-            err.print(f"[bold red]stopped:[/] {secrets.mask(str(e))}")
+                # a stop before the row's first action left nothing done; after it, the row is uncertain
+                cut = settling or current in plan.settle or filler.acted > 0
+                ledger.record(RowResult(current, "uncertain" if cut else "stopped",
+                                        secrets.mask(str(e) or e.reason)
+                                        + (f" (after {filler.acted} action(s) of this row: whether its effect "
+                                           "happened is unknown)" if cut else ""), filler.step))
+            err.print(f"[bold red]stopped:[/] {shown(str(e))}")
             code = 3
+        except KeyboardInterrupt:
+            if current is not None:
+                ledger.record(RowResult(current, "uncertain", "interrupted by Ctrl-C while in progress; "
+                                        "whether its effect happened is unknown", filler.step))
+            err.print("[bold red]interrupted[/] (Ctrl-C); `--resume` continues, the cut row is uncertain")
+            code = 130
         except StepFailed as e:
-            err.print(f"[bold red]error:[/] {secrets.mask(str(e))}")
+            err.print(f"[bold red]error:[/] {shown(str(e))}")
             code = 1
         finally:
             ledger.write()
             if writer is not None:
-                writer.close({"ok": code == 0, "counts": json.loads(ledger.json_path.read_text())["counts"]})
-        counts = json.loads(ledger.json_path.read_text())["counts"]
+                writer.close({"ok": code == 0, "counts": ledger.counts()})
+        counts = ledger.counts()
         progress.stop()
         done = (f"rows annotated {counts['dry-run']} (problems in results)" if dry_run
-                else f"rows ok {counts['ok']} · failed {counts['failed']}")
+                else f"rows ok {counts['ok']} · failed {counts['failed']}"
+                + (f" · [yellow]uncertain {counts['uncertain']}[/]" if counts["uncertain"] else ""))
         console.print(f"{done} · results {ledger.csv_path} and {ledger.json_path}"
                       + (f" · dry-run screenshots in {folder / 'dry-run'}" if dry_run else ""))
+        left = sorted(ledger.uncertain())
+        if left and not dry_run:
+            console.print(f"[bold yellow]{len(left)} row(s) uncertain — a person must look whether they were stored:[/] "
+                          + ", ".join(f"row {n} {shown(ledger.rows[n].key or '')}" for n in left))
+            if code in (0, 1):
+                code = 4
         if db is not None:
             from tasks.apps.form import read_submissions
 

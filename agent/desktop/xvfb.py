@@ -146,11 +146,16 @@ class VirtualDesktop:
         window_manager: bool = False,
         dpi: int | None = None,
         accessibility: bool = False,
+        own_session: bool = True,
     ) -> None:
         self.size: tuple[int, int] = _coerce_size(size)
         #: Also start an accessibility bus (``agent.desktop.a11y_bus``); its variables join ``env``.
         self.accessibility = accessibility
         self.a11y = None  # the AccessibilityBus, while running
+        #: Xvfb (and the WM) in a session of their own, so a terminal's Ctrl-C reaches only us and we
+        #: stop them in order. False keeps them in our process group, so that whoever kills that
+        #: group (the ``agent eval`` harness stopping a task) kills them too.
+        self.own_session = own_session
         if depth not in (8, 15, 16, 24, 30, 32):
             raise ValueError(f"unsupported colour depth {depth!r}")
         self.depth = depth
@@ -236,7 +241,7 @@ class VirtualDesktop:
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=err,
-                start_new_session=True,  # Ctrl-C in a terminal reaches us, and we stop Xvfb in order
+                start_new_session=self.own_session,  # see own_session
             )
         except OSError as e:
             err.close()
@@ -278,7 +283,7 @@ class VirtualDesktop:
     def _start_window_manager(self, argv: list[str]) -> None:
         err = tempfile.TemporaryFile(prefix="wm-err-")
         self._wm = subprocess.Popen(argv, env=self.env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                    stderr=err, start_new_session=True)
+                                    stderr=err, start_new_session=self.own_session)
         self._wm_err = err
         # Wait (bounded) until the WM announces itself; some WMs never do, so a timeout is not fatal.
         deadline = time.monotonic() + 5.0

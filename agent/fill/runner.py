@@ -40,6 +40,11 @@ class StepFailed(Exception):
     """A step could not be done; the message says why, for the results file and the person."""
 
 
+class ExpectationFailed(StepFailed):
+    """An ``expect`` / ``wait_for`` did not hold within its time: the screen was read and the text
+    was (not) there. An ``already_done`` check reads this as "not done" — and only this."""
+
+
 class _Skip(Exception):
     """An optional value is empty: the step is skipped."""
 
@@ -52,6 +57,12 @@ class FillRunner:
         self.on_step = on_step or (lambda row, i, desc: None)
         self._templates: dict[str, Image.Image] = {}
         self._row, self._step = 0, 0
+        self.acted = 0  # actions done in the current row (a stop after the first one leaves it uncertain)
+
+    @property
+    def step(self) -> int | None:
+        """The step of the current row being run (None before its first)."""
+        return self._step or None
 
     # observation and grounding -----------------------------------------------------------------
     def shot(self, fresh: bool = False) -> Shot:
@@ -114,6 +125,7 @@ class FillRunner:
             extra["match"] = {"box": [round(b.left, 1), round(b.top, 1), round(b.width, 1), round(b.height, 1)],
                               "score": round(match.score, 3), "method": match.method, "text": match.text}
         o = self.runner.act(action, thought=f"row {self._row} step {self._step}: {desc}", extra=extra)
+        self.acted += 1
         if not o.result.ok:
             raise StepFailed(o.result.error or "the action failed")
 
@@ -121,10 +133,14 @@ class FillRunner:
         self.act(Click(*m.center, clicks=clicks, target=label), desc, m)
 
     # one row -----------------------------------------------------------------------------------
+    def start_row(self, n: int) -> None:
+        """Row ``n`` begins (its screenshots and trajectory steps are named after it)."""
+        self._row, self._step, self.acted = n, 0, 0
+
     def run_row(self, n: int, row: dict[str, str]) -> tuple[RowResult, bool]:
         """Run every step for data row ``n``; returns the result and whether the run must stop."""
         t0 = time.monotonic()
-        self._row, self._step = n, 0
+        self.start_row(n)
         missing = check_row(self.script, row)
         if missing:
             err = ", ".join(repr(m) for m in missing)
@@ -282,10 +298,44 @@ class FillRunner:
             if time.monotonic() >= deadline:
                 seen = "; best on screen: " + ", ".join(repr(c.text) for c in best[:3]) if best else ""
                 what = "is still on screen" if gone else "did not appear"
-                raise StepFailed(f"text {text!r} {what} within {timeout:g} s{seen} "
+                raise ExpectationFailed(f"text {text!r} {what} within {timeout:g} s{seen} "
                                  f"(screenshot {self.save_shot(shot, 'expect')})")
             time.sleep(0.05)
             fresh = True
+
+    # resuming: rows a cut run left uncertain -----------------------------------------------------
+    def already_done(self, n: int, row: dict[str, str]) -> bool:
+        """Run the script's ``already_done`` check for row ``n``: True when the row's effect is on
+        screen, False when the check looked and it is not. ``StepFailed`` when the check could not
+        decide (a step before the expectation failed, no screen): the row must stay uncertain."""
+        check = self.script.already_done
+        if check is None:
+            raise StepFailed("the script has no already_done check")
+        self.start_row(n)
+        try:
+            if check.target is not None:
+                try:
+                    self.locate(self.query(check.target, row), self.script.timeout)
+                    return True
+                except AmbiguousMatch:
+                    return True
+                except ElementNotFound:
+                    return False
+            *before, last = check.steps
+            for step in before:
+                try:
+                    self.run_step(step, row)
+                except _Skip:
+                    pass
+            try:
+                self.run_step(last, row)
+                return True
+            except ExpectationFailed:
+                return False
+        except (GroundingError, MissingValue) as e:
+            raise StepFailed(f"the already_done check could not decide: {e}") from None
+        except ExpectationFailed as e:
+            raise StepFailed(f"the already_done check could not decide (a step before its last failed): {e}") from None
 
     # dry run -----------------------------------------------------------------------------------
     def annotate(self, n: int, row: dict[str, str], path: Path) -> RowResult:

@@ -18,6 +18,8 @@ PyYAML silently overwrites) are errors too.
 Variables: ``{column}`` is the data row's value and is *required* (a missing or empty value fails
 the row before it starts); ``{column?}`` is optional, and a step whose optional value is empty is
 skipped. ``{{secret:NAME}}`` is left alone here; the executor resolves it only while typing.
+
+Resuming: ``key`` names a row's column in the results; ``already_done`` sees if an uncertain row was done.
 """
 
 from __future__ import annotations
@@ -209,9 +211,35 @@ class Step(_Strict):
         return what[a]() if a in what else f"{a} {v.label()!r}"
 
 
+class AlreadyDone(_Strict):
+    """Is an uncertain row's effect there? A text (``"{email}"``: expect it), a target (on screen
+    within the timeout: done), or steps ending in ``expect`` / ``wait_for`` (it holds: done; it
+    times out: not done; an earlier step failing: undecided, the row stays uncertain)."""
+
+    target: Optional[Target] = None
+    steps: list[Step] = Field(default_factory=list, max_length=10)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _forms(cls, v: Any) -> Any:
+        if isinstance(v, (str, list)):
+            return {"steps": [{"expect": v}] if isinstance(v, str) else v}
+        return {"target": v} if isinstance(v, dict) and not ({"target", "steps"} & set(v)) else v
+
+    @model_validator(mode="after")
+    def _ends_in_expectation(self) -> "AlreadyDone":
+        if (self.target is None) == (not self.steps):
+            raise ValueError("already_done is a text, a target, or a list of steps ending in expect / wait_for")
+        if self.steps and self.steps[-1].action not in ("expect", "wait_for"):
+            raise ValueError(f"the last step of already_done must be expect or wait_for, not {self.steps[-1].action}")
+        return self
+
+
 class Script(_Strict):
     name: str = "fill"
     data: Optional[str] = None  # default data file, relative to the script
+    key: Optional[str] = None  # the data column naming a row in the results (default: see key_column)
+    already_done: Optional[AlreadyDone] = None  # on resume: is an uncertain row's effect visible?
     on_error: OnError = "stop"
     retries: int = Field(2, ge=0, le=10)
     timeout: float = Field(5.0, gt=0, le=600)  # seconds to wait for an element to appear
@@ -222,7 +250,7 @@ class Script(_Strict):
     def variables(self) -> dict[str, bool]:
         """Every ``{column}`` the steps use -> required (False when only ever used as ``{column?}``)."""
         out: dict[str, bool] = {}
-        for text in _strings(self.model_dump(exclude={"path", "name", "data"}, by_alias=True)):
+        for text in _strings(self.model_dump(exclude={"path", "name", "data", "key"}, by_alias=True)):
             for name, opt in VAR.findall(text):
                 out[name] = out.get(name, False) or not opt
         return out
@@ -277,6 +305,13 @@ def _line_for(loc: tuple, lines: dict[tuple, int]) -> int | None:
     return None
 
 
+def _yaml_loc(loc: tuple, data: dict) -> tuple:
+    """``already_done.steps[1]`` as the YAML wrote it (a bare list or target) for the line number."""
+    raw = data.get("already_done")
+    bare = {"steps": isinstance(raw, list), "target": isinstance(raw, dict) and "target" not in raw}
+    return (loc[0], *loc[2:]) if len(loc) > 1 and loc[0] == "already_done" and bare.get(loc[1]) else loc
+
+
 def parse_script(text: str, source: str = "<script>", path: Path | None = None) -> Script:
     """Parse and validate a script; ``ScriptError`` lists every problem as ``source:line: where: what``."""
     try:
@@ -300,6 +335,7 @@ def parse_script(text: str, source: str = "<script>", path: Path | None = None) 
         msgs = []
         for err in e.errors():
             loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+            loc = _yaml_loc(loc, data)
             ln = _line_for(loc, lines)
             what = err["msg"]
             if err["type"] == "extra_forbidden":

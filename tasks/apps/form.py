@@ -8,7 +8,9 @@ The form has text fields (first name, last name, email, phone), a date (typed as
 validated by the app, as many real forms do), a dropdown (a read-only ttk Combobox of countries),
 two checkboxes, a *Save* and a *Clear* button (scripts use Clear to reset after a failed row). Saving validates the required fields, writes one row, clears the
 form and shows ``Saved: FIRST LAST (#ID)``; a rejected submission shows ``Error: ...`` and keeps
-the input, like a real form. The caption is "Save" rather than "Submit" so the default risky words
+the input, like a real form. Below, *Saved contacts* lists the latest stored emails (newest first,
+read from the store, so a restarted app shows them too): what a person — or a fill script's
+``already_done: "{email}"`` check on resume — looks at to see whether a record is already there. The caption is "Save" rather than "Submit" so the default risky words
 do not ask for a confirmation on every row of the demo.
 
 With ``--state FILE`` (the ``form.*`` tasks of ``agent eval``) it also rewrites a JSON state file on
@@ -17,13 +19,17 @@ name (plus ``save``, ``clear`` and, while the country list is open, ``option:<co
 current values, the status message and the number of stored submissions. Without it nothing changes.
 
     python -m tasks.apps.form --db /tmp/form.sqlite [--state /tmp/form.json] [--geometry 620x560+40+30]
-        [--dark] [--font-size 12]
+        [--dark] [--font-size 12] [--exit-with-parent]
+
+``--exit-with-parent``: close when the process that started it dies (``agent fill --app sample``
+uses it, so a fill killed with ``kill -9`` does not leave its sample window on the screen).
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import re
 import sqlite3
 import tkinter as tk
@@ -37,6 +43,7 @@ COUNTRIES = ("Norway", "Sweden", "Denmark", "Finland", "Iceland", "Germany", "Fr
 TEXT_FIELDS = (("first_name", "First name"), ("last_name", "Last name"), ("email", "Email"),
                ("phone", "Phone"), ("birth_date", "Date of birth"))
 REQUIRED = ("first_name", "last_name", "email", "country")
+SAVED_SHOWN = 3  # latest submissions listed under "Saved contacts"
 COLUMNS = ("first_name", "last_name", "email", "phone", "birth_date", "country", "newsletter", "terms")
 
 SCHEMA = """CREATE TABLE IF NOT EXISTS submissions (
@@ -130,6 +137,12 @@ class FormApp:
         self.status = tk.StringVar(value="Ready")
         tk.Label(root, textvariable=self.status, font=font, bg=bg, fg=fg, anchor="w", width=40).grid(
             row=row + 4, column=0, columnspan=2, sticky="w", pady=(8, 0))
+        tk.Label(root, text="Saved contacts", font=(font[0], font_size, "bold"), bg=bg, fg=fg).grid(
+            row=row + 5, column=0, columnspan=2, sticky="w", pady=(10, 0))
+        self.saved = tk.StringVar()
+        tk.Label(root, textvariable=self.saved, font=font, bg=bg, fg=fg, justify="left", anchor="nw").grid(
+            row=row + 6, column=0, columnspan=2, sticky="w")
+        self.show_saved()
         self.first_entry.focus_set()
         if state:
             self._publish_state()
@@ -179,6 +192,10 @@ class FormApp:
             "submissions": count,
         })
 
+    def show_saved(self) -> None:
+        latest = read_submissions(self.db)[::-1][:SAVED_SHOWN]
+        self.saved.set("\n".join(f"#{r['id']}  {r['email']}" for r in latest) or "(none yet)")
+
     def values(self) -> dict:
         v = {k: (var.get().strip() if isinstance(var, tk.StringVar) else bool(var.get()))
              for k, var in self.vars.items()}
@@ -201,6 +218,7 @@ class FormApp:
         finally:
             con.close()
         self.clear()
+        self.show_saved()
         self.status.set(f"Saved: {v['first_name']} {v['last_name']} (#{rid})")
 
     def clear(self) -> None:
@@ -217,11 +235,25 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--dark", action="store_true", help="dark theme")
     ap.add_argument("--font-size", type=int, default=12)
     ap.add_argument("--state", help="JSON file the app rewrites on every change (widget boxes, status, count)")
+    ap.add_argument("--exit-with-parent", action="store_true", help="close when the starting process dies")
     args = ap.parse_args(argv)
     root = tk.Tk()
     root.geometry(args.geometry)
     FormApp(root, args.db, dark=args.dark, font_size=args.font_size, state=args.state)
+    if args.exit_with_parent:
+        _exit_with_parent(root, os.getppid())
     root.mainloop()
+
+
+def _exit_with_parent(root: tk.Tk, parent: int) -> None:
+    """Poll: once the parent is gone (we were re-parented), close."""
+    def check() -> None:
+        if os.getppid() != parent:
+            root.destroy()
+        else:
+            root.after(250, check)
+
+    root.after(250, check)
 
 
 if __name__ == "__main__":
