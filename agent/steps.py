@@ -71,8 +71,12 @@ class StepRunner:
         model_size: tuple[int, int] | None = (1280, 800),
         image_format: str = "png",
         scale: float | None = None,
+        elements=None,
     ) -> None:
         self.executor = executor
+        #: The screen element model (``agent.elements.snapshot.ElementModeler``) or None: built lazily
+        #: per observation by ``elements()``; the risky-action gate and secret masking use it too.
+        self.modeler = elements
         self.screen = screen
         self.writer = writer
         self.settle = settle
@@ -82,6 +86,14 @@ class StepRunner:
         self._last: Observation | None = None
         self.masker = SecretMasker()  # typed secrets stay out of saved screenshots
         self._focus_point: tuple[float, float] | None = None  # where the pointer last acted (screen px)
+        probe = getattr(executor, "probe", None)
+        if elements is not None and probe is not None:  # the gate reads names from the element model
+            if getattr(probe, "snapshot", False) is None:
+                probe.snapshot = elements.latest
+            if getattr(probe, "focused", False) is None:
+                probe.focused = elements.focused
+            if getattr(probe, "element_at", False) is None and getattr(elements, "a11y", None) is not None:
+                probe.element_at = elements.a11y.element_at
 
     @property
     def scale(self) -> float:
@@ -117,6 +129,32 @@ class StepRunner:
                          timeout=self.settle.timeout)
         self._last = self._observation(s.frame, s.settled, time.monotonic() - t)
         return self._last
+
+    def elements(self, *, fresh: bool = False):
+        """The element model of the current observation (``ScreenModel``), built once per screen
+        state; None without a screen or an element modeler."""
+        if self.modeler is None:
+            return None
+        obs = self.observe(fresh=fresh)
+        return None if obs is None else self.modeler.snapshot(obs.frame)
+
+    def _typed_field(self, frame: Frame) -> tuple[int, int, int, int] | None:
+        """The bounds (frame pixels) of the field a secret was just typed into, from the element model:
+        the focused element, else the element under the point that focused it."""
+        if self.modeler is None:
+            return None
+        e = None
+        try:
+            e = self.modeler.focused()
+            if e is None and self._focus_point is not None:
+                e = self.modeler.element_at(*self._focus_point)
+        except Exception:  # noqa: BLE001 - the pixels-changed box still covers it
+            e = None
+        if e is None or e.role not in ("entry", "textarea", "spinbox", "combobox"):
+            return None
+        k, b = self.scale, e.bounds
+        return (int(b.left * k) - frame.left, int(b.top * k) - frame.top,
+                int(b.right * k) - frame.left, int(b.bottom * k) - frame.top)
 
     def save_image(self, frame: Frame, *, step: int, label: str) -> str | None:
         """Write a screenshot of ``frame`` into the trajectory with every shown secret covered (the
@@ -171,7 +209,8 @@ class StepRunner:
             after = self._last = self._observation(s.frame, s.settled, 0.0)
             if before is not None and isinstance(action, TypeText) and secrets.has_secret(action.text):
                 # the field typed into is the one the pointer last focused: cover its bounds
-                self.masker.typed_secret(before.frame.image, after.frame.image, point=self._frame_point(after.frame))
+                self.masker.typed_secret(before.frame.image, after.frame.image, field=self._typed_field(after.frame),
+                                         point=self._frame_point(after.frame))
         if isinstance(action, (Click, MouseDown)) and action.x is not None and result.ok:
             self._focus_point = (action.x, action.y)
         step: dict[str, Any] = {
