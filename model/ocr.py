@@ -89,6 +89,36 @@ class RapidOcrEngine:
             out.append(TextBox(str(text).strip(), x0, y0, int(max(xs)) - x0, int(max(ys)) - y0, float(conf)))
         return out
 
+    def recognize(self, crops: list[np.ndarray], batch: int = 8) -> list[tuple[str, float]]:
+        """The text of each crop, each crop holding one line (RGB, any size): recognition only, for
+        callers that found the lines themselves (``agent.elements.detect``).
+
+        Why not the package's own recognizer call: it pads every crop of a batch to at least 320 px
+        wide (a 6.7:1 line), so a 40 px "Age" costs as much as a long sentence. Here crops are sorted
+        by shape and batched only with crops of similar width, padded to the widest of their batch:
+        about 5 ms a short label instead of 25 ms on two cores."""
+        if not crops:
+            return []
+        rec = self._ocr().text_rec
+        ratios = [c.shape[1] / max(1, c.shape[0]) for c in crops]
+        order = sorted(range(len(crops)), key=lambda k: ratios[k])
+        out: list[tuple[str, float]] = [("", 0.0)] * len(crops)
+        i = 0
+        while i < len(order):
+            j = i + 1
+            while j < len(order) and j - i < batch and ratios[order[j]] <= 1.6 * max(ratios[order[i]], 2.0):
+                j += 1
+            idx = order[i:j]
+            widest = max(1.0, max(ratios[k] for k in idx))
+            norm = np.concatenate([rec.resize_norm_img(np.ascontiguousarray(crops[k]), widest)[None]
+                                   for k in idx]).astype(np.float32)
+            decoded = rec.postprocess_op(rec.session(norm)[0], False, wh_ratio_list=[ratios[k] for k in idx],
+                                         max_wh_ratio=widest)
+            for k, res in zip(idx, decoded):
+                out[k] = (str(res[0]).strip(), float(res[1]))
+            i = j
+        return out
+
 
 class TesseractEngine:
     """Tesseract via pytesseract, words grouped into lines. Needs the ``tesseract`` binary."""

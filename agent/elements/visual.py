@@ -1,0 +1,189 @@
+"""The visual element source: a screenshot in, ``Element`` s out, for apps with no accessibility tree.
+
+``VisualSource().snapshot(frame)`` finds the controls and text lines with OpenCV
+(``agent.elements.detect``), reads each text line with the OCR recognizer only (no OCR text
+detection pass: the lines are already found), and names, groups and rows them by geometry
+(``agent.elements.associate``). Elements carry ``source="visual"`` and screen coordinates.
+
+Why it stays fast when called again: a form being filled changes a few hundred pixels per step.
+Every line's pixels (its crop, with the background around its letters made uniform and any caret
+painted out) are hashed, and a line whose pixels were read before is not read again — whether it
+moved, the window was resized or nothing happened. Detection itself runs on the whole content area
+each time (tens of milliseconds), so an incremental snapshot is *the same function* of the frame as a
+cold one: same elements, only the OCR work is skipped. An unchanged frame returns the previous
+elements outright.
+
+``area`` (screen coordinates) restricts the parse to a window or region; by default the content box
+of the frame (everything that differs from the bare desktop around the windows) is parsed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import statistics
+import time
+from collections import OrderedDict
+
+import numpy as np
+
+from actions.coords import Rect
+from agent.elements.associate import (Control, Text, classify, fill_values, focus, frame_titles, group_radios,
+                                      label_fields, name_indicators, table_rows)
+from agent.elements.detect import Layout, Line, detect
+from agent.elements.model import Element, ScreenModel, clean_text, sort_elements
+from model.ocr import RapidOcrEngine, content_box
+
+#: Internal control states that are not element states.
+_INTERNAL = {"disabled", "placeholder"}
+
+
+def line_crop(rgb: np.ndarray, line: Line, carets: list[tuple[int, int, int, int]]) -> np.ndarray:
+    """The line's pixels on a margin of its own background (what the recognizer reads best), with
+    anything outside its tight box — a border, the next cell — and any caret inside it painted out."""
+    pad = max(2, round(0.35 * line.h))
+    out = np.empty((line.h + 2 * pad, line.w + 2 * pad, 3), np.uint8)
+    out[:, :] = np.array(line.bg, np.uint8)
+    out[pad:pad + line.h, pad:pad + line.w] = rgb[line.y:line.y + line.h, line.x:line.x + line.w]
+    for x, y, w, h in carets:
+        x0, y0 = max(x, line.x), max(y, line.y)
+        x1, y1 = min(x + w, line.x + line.w), min(y + h, line.y + line.h)
+        if x0 < x1 and y0 < y1:
+            out[pad + y0 - line.y:pad + y1 - line.y, pad + x0 - line.x:pad + x1 - line.x] = line.bg
+    return out
+
+
+class VisualSource:
+    """Screen elements from pixels. One per screen (it caches what it read); not thread-safe.
+
+    ``stats`` counts lines seen, read by OCR and answered from the cache (cumulative); ``timings``
+    holds the last snapshot's seconds per stage (detect, ocr, associate, total)."""
+
+    name = "visual"
+
+    def __init__(self, engine: RapidOcrEngine | None = None, *, min_conf: float = 0.5,
+                 cache_size: int = 4096) -> None:
+        self.engine = engine or RapidOcrEngine()
+        self.min_conf, self.cache_size = min_conf, cache_size
+        self._read: OrderedDict[bytes, tuple[str, float]] = OrderedDict()
+        self._last: tuple[tuple, np.ndarray, list[Element]] | None = None
+        self.stats = {"snapshots": 0, "lines": 0, "read": 0, "cached": 0, "unchanged": 0}
+        self.timings: dict[str, float] = {}
+
+    def clear(self) -> None:
+        """Forget everything read (the next snapshot is cold)."""
+        self._read.clear()
+        self._last = None
+
+    # the API -----------------------------------------------------------------------------------------
+    def snapshot(self, frame, *, area: Rect | None = None) -> list[Element]:
+        """The elements in ``frame`` (an ``agent.screen.Frame``), in screen coordinates."""
+        t0 = time.perf_counter()
+        rgb = np.asarray(frame.image if frame.image.mode == "RGB" else frame.image.convert("RGB"))
+        x, y, w, h = self._region(rgb, frame, area)
+        crop = rgb[y:y + h, x:x + w]
+        key = (frame.left + x, frame.top + y, w, h)
+        self.stats["snapshots"] += 1
+        if self._last is not None and self._last[0] == key and np.array_equal(self._last[1], crop):
+            self.stats["unchanged"] += 1
+            self.timings = {"detect": 0.0, "ocr": 0.0, "associate": 0.0, "total": time.perf_counter() - t0}
+            return list(self._last[2])
+        layout = detect(crop)
+        t1 = time.perf_counter()
+        texts = self._texts(crop, layout)
+        t2 = time.perf_counter()
+        elements = self._elements(layout, texts, key[0], key[1])
+        t3 = time.perf_counter()
+        self._last = (key, crop.copy(), elements)
+        self.timings = {"detect": t1 - t0, "ocr": t2 - t1, "associate": t3 - t2, "total": t3 - t0}
+        return list(elements)
+
+    def model(self, frame, *, area: Rect | None = None) -> ScreenModel:
+        """A ``ScreenModel`` of this source alone (reading order, timings)."""
+        els = self.snapshot(frame, area=area)
+        x, y, w, h = self._last[0] if self._last else (frame.left, frame.top, frame.width, frame.height)
+        return ScreenModel(sort_elements(els), Rect(x, y, w, h), taken_at=frame.taken_at, sources=("visual",),
+                           timings={"visual": self.timings.get("total", 0.0)})
+
+    # stages ------------------------------------------------------------------------------------------
+    @staticmethod
+    def _region(rgb: np.ndarray, frame, area: Rect | None) -> tuple[int, int, int, int]:
+        H, W = rgb.shape[:2]
+        if area is None:
+            return content_box(rgb)
+        x0 = max(0, int(area.left) - frame.left)
+        y0 = max(0, int(area.top) - frame.top)
+        x1 = min(W, int(round(area.left + area.width)) - frame.left)
+        y1 = min(H, int(round(area.top + area.height)) - frame.top)
+        if x1 <= x0 or y1 <= y0:
+            raise ValueError(f"area {area} lies outside the frame at ({frame.left}, {frame.top}) {W}x{H}")
+        return x0, y0, x1 - x0, y1 - y0
+
+    def _texts(self, rgb: np.ndarray, layout: Layout) -> list[Text]:
+        crops = [line_crop(rgb, ln, layout.carets) for ln in layout.lines]
+        keys = [hashlib.blake2b(c.tobytes(), digest_size=16, key=repr(c.shape).encode()).digest() for c in crops]
+        todo = [i for i, k in enumerate(keys) if k not in self._read]
+        for i, res in zip(todo, self.engine.recognize([crops[i] for i in todo])):
+            self._read[keys[i]] = res
+        self.stats["lines"] += len(crops)
+        self.stats["read"] += len(todo)
+        self.stats["cached"] += len(crops) - len(todo)
+        out = []
+        for ln, k in zip(layout.lines, keys):
+            self._read.move_to_end(k)
+            text, conf = self._read[k]
+            text = " ".join(text.split())
+            if conf >= self.min_conf and any(ch.isalnum() for ch in text):
+                out.append(Text(ln.x, ln.y, ln.w, ln.h, text, conf, ln.contrast, ln.box))
+        while len(self._read) > self.cache_size:
+            self._read.popitem(last=False)
+        return out
+
+    def _elements(self, layout: Layout, texts: list[Text], dx: int, dy: int) -> list[Element]:
+        boxes = layout.boxes
+
+        def parent_fill(b):
+            return boxes[b.parent].fill if b.parent is not None else layout.window_fill
+
+        controls, containers = classify(layout, texts)
+        fill_values(controls, parent_fill)
+        free = [t for t in texts if not t.used]
+        med_h = statistics.median([t.h for t in texts]) if texts else 12
+        heading_h = 1.3 * med_h
+        name_indicators(controls, free)
+        titles = frame_titles(boxes, containers, free)
+        label_fields(controls, free, heading_h)
+        group_radios(controls, free, boxes, titles)
+        rows = table_rows(controls, free)
+        focus(controls, layout.carets)
+        for k, t in titles.items():  # controls inside a titled frame belong to its group
+            b = boxes[k]
+            for c in controls:
+                if c.group is None and b.x <= c.x and b.y <= c.y and c.right <= b.right and c.bottom <= b.bottom:
+                    c.group = t.text
+
+        def rect(x, y, w, h) -> Rect:
+            return Rect(x + dx, y + dy, w, h)
+
+        out = [self._control(c, rect) for c in controls]
+        for t in texts:
+            if t.role in ("", "label", "caption", "title", "cell"):
+                role = {"label": "label", "caption": "label", "title": "label", "cell": "cell"}.get(t.role) or \
+                    ("heading" if t.h > heading_h else "text")
+                out.append(Element(role, clean_text(t.text), rect(t.x, t.y, t.w, t.h), source="visual", row=t.row))
+        for (x, y, w, h), words in rows:
+            out.append(Element("row", words, rect(x, y, w, h), source="visual", row=words))
+        for k, t in titles.items():
+            out.append(Element("group", clean_text(t.text), rect(*boxes[k].outer()), source="visual"))
+        return out
+
+    @staticmethod
+    def _control(c: Control, rect) -> Element:
+        states = set(c.states) - _INTERNAL
+        if "disabled" not in c.states:
+            states.add("enabled")
+        lb = rect(c.label.x, c.label.y, c.label.w, c.label.h) if c.label is not None else None
+        attrs = (("shape", c.indicator.shape),) if c.indicator is not None else ()
+        if c.placeholder:
+            attrs += (("placeholder", c.placeholder),)
+        return Element(c.role, clean_text(c.name), rect(c.x, c.y, c.w, c.h), value=c.value, states=frozenset(states),
+                       source="visual", group=c.group, row=c.row, label_bounds=lb, attrs=attrs)
