@@ -132,6 +132,9 @@ def classify(layout: Layout, texts: list[Text]) -> tuple[list[Control], list[int
             continue
         inner = sorted((t for t in texts if t.box == k), key=lambda t: (t.y, t.x))
         parent = boxes[b.parent] if b.parent is not None else None
+        if parent is not None and (b.w < 16 or b.h < 10 or any(
+                t.x <= b.x and t.y <= b.y and b.right <= t.right and b.bottom <= t.bottom for t in texts)):
+            continue  # too small for a control, or the hole of a big letter
         if parent is None or children.get(k) or (b.border == 0 and (b.h > tall_h or len(inner) > 1 or not inner)):
             containers.append(k)
             continue

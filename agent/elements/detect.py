@@ -103,16 +103,27 @@ def lum(c) -> float:
     return 0.299 * c[0] + 0.587 * c[1] + 0.114 * c[2]
 
 
-def edge_mask(rgb: np.ndarray, level: int = EDGE_LEVEL) -> np.ndarray:
-    """True where a pixel differs from its left or upper neighbour by more than ``level``.
+def similar_regions(rgb: np.ndarray, level: int = EDGE_LEVEL) -> tuple[int, np.ndarray, np.ndarray]:
+    """Connected regions of pixels joined to a 4-neighbour when they differ by at most ``level``.
 
-    One-sided on purpose: a region then loses only its first column and row (given back by
-    ``find_regions``), and a glyph inside a small box (a drop-down triangle) does not cut the box's
-    background in two, as marking both sides of every difference would."""
-    e = np.zeros(rgb.shape[:2], bool)
-    e[:, 1:] = maxdiff(rgb[:, 1:], rgb[:, :-1]) > level
-    e[1:] |= maxdiff(rgb[1:], rgb[:-1]) > level
-    return e
+    Why a doubled grid: "connected if similar" is a relation between *pairs* of pixels, which a binary
+    connected-components pass cannot express on the image itself. On a 2H x 2W grid every pixel is a
+    node at an even position and the cell between two neighbours is set only when they are similar,
+    so regions are exact: no pixel is lost at a boundary, and a tick or a dot inside a small box does
+    not cut the box's background in pieces. Returns (count, labels per pixel, stats x/y/w/h/area)."""
+    H, W = rgb.shape[:2]
+    g = np.zeros((2 * H - 1, 2 * W - 1), np.uint8)
+    g[::2, ::2] = 1
+    g[::2, 1::2] = maxdiff(rgb[:, 1:], rgb[:, :-1]) <= level
+    g[1::2, ::2] = maxdiff(rgb[1:], rgb[:-1]) <= level
+    n, lab2, st2, _ = cv2.connectedComponentsWithStats(g, connectivity=4)
+    labels = np.ascontiguousarray(lab2[::2, ::2])
+    st = np.empty((n, 5), np.int64)
+    st[:, 0], st[:, 1] = st2[:, 0] // 2, st2[:, 1] // 2
+    st[:, 2] = (st2[:, 0] + st2[:, 2] - 1) // 2 - st[:, 0] + 1
+    st[:, 3] = (st2[:, 1] + st2[:, 3] - 1) // 2 - st[:, 1] + 1
+    st[:, 4] = np.bincount(labels.ravel(), minlength=n)
+    return n, labels, st
 
 
 def maxdiff(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -164,33 +175,32 @@ def _core(sub: np.ndarray) -> tuple[int, int, int, int] | None:
     return c0, r0, c1 - c0, r1 - r0
 
 
-def find_regions(rgb: np.ndarray, edges: np.ndarray) -> tuple[list[Box], list[tuple[Box, str]]]:
+def find_regions(rgb: np.ndarray) -> tuple[list[Box], list[tuple[Box, str]]]:
     """Boxes (regions that fill their bounding box edge to edge) and small indicator-shaped regions."""
-    n, labels, stats, _ = cv2.connectedComponentsWithStats((~edges).astype(np.uint8), connectivity=4)
+    n, labels, stats = similar_regions(rgb)
     boxes: list[Box] = []
     small: list[tuple[Box, str]] = []
     lo, hi = INDICATOR_SIZES
-    for i in range(1, n):
+    big = np.nonzero((stats[:, 2] >= 4) & (stats[:, 3] >= 4) & (stats[:, 4] >= 12))[0]
+    for i in big:
         x, y, w, h, area = (int(v) for v in stats[i])
-        if w < 4 or h < 4 or area < 12:
-            continue
         sub = labels[y:y + h, x:x + w] == i
-        # the edge mask took the region's first row and column (one-sided): give them back
-        gx, gy = int(x > 0), int(y > 0)
         if lo - 2 <= w <= hi and lo - 2 <= h <= hi and abs(w - h) <= 1:
             shape = _shape(sub)
             if shape in ("circle", "diamond"):
-                small.append((Box(x - gx, y - gy, w + gx, h + gy, _colour(rgb, sub, x, y), area), shape))
+                small.append((Box(x, y, w, h, _colour(rgb, sub, x, y), area), shape))
                 continue
         if area < 0.3 * w * h:
             continue
         if min(sub[0].mean(), sub[-1].mean(), sub[:, 0].mean(), sub[:, -1].mean()) >= 0.7:
-            boxes.append(Box(x - gx, y - gy, w + gx, h + gy, _colour(rgb, sub, x, y), area))
+            boxes.append(Box(x, y, w, h, _colour(rgb, sub, x, y), area))
             continue
-        core = _core(sub) if w >= 6 and h >= 6 else None
+        # marks inside (a tick, letters) count as the box's own: fill the holes, then look for the
+        # full rectangle that a stray bevel pixel at one corner may hide
+        core = _core(_fill_holes(sub)) if w >= 6 and h >= 6 else None
         if core is not None:
             cx, cy, cw, ch = core
-            boxes.append(Box(x + cx - 1, y + cy - 1, cw + 1, ch + 1, _colour(rgb, sub, x, y), cw * ch))
+            boxes.append(Box(x + cx, y + cy, cw, ch, _colour(rgb, sub, x, y), cw * ch))
     return boxes, small
 
 
@@ -298,12 +308,13 @@ def straight_lines(ink: np.ndarray, length: int = LINE_LEN) -> np.ndarray:
 
 
 def _isolated(ink: np.ndarray, x: int, y: int, w: int, h: int, gap: int = 2) -> bool:
-    """No ink within ``gap`` pixels around the outline (x, y, w, h): a control, not a letter's hole."""
+    """No ink within ``gap`` pixels of the outline (x, y, w, h) on any side: a control, not the hole
+    of a letter (whose neighbours are a pixel or two away on at least one side)."""
     H, W = ink.shape
-    x0, y0, x1, y1 = max(0, x - gap - 1), max(0, y - gap - 1), min(W, x + w + gap + 1), min(H, y + h + gap + 1)
-    around = ink[y0:y1, x0:x1].copy()
-    around[max(0, y - y0):y - y0 + h, max(0, x - x0):x - x0 + w] = False
-    return around.mean() < 0.04
+    x0, y0, x1, y1 = max(0, x - gap), max(0, y - gap), min(W, x + w + gap), min(H, y + h + gap)
+    sides = (ink[y0:y1, x0:max(x0, x)], ink[y0:y1, min(x + w, x1):x1],
+             ink[y0:max(y0, y), x0:x1], ink[min(y + h, y1):y1, x0:x1])
+    return all(s.size == 0 or s.mean() < 0.06 for s in sides)
 
 
 def indicator_state(rgb: np.ndarray, b: Box, shape: str, parent_fill) -> tuple[bool, float]:
@@ -324,38 +335,59 @@ def indicator_state(rgb: np.ndarray, b: Box, shape: str, parent_fill) -> tuple[b
     return mark >= 0.06, mark  # between: the nearer side, with a margin either way
 
 
+def _see_through(rgb: np.ndarray, b: Box, shape: str, parent_fill) -> bool:
+    """True when what is drawn inside the region has the parent's colour: the region is a letter's
+    stroke around its hole (a bold "o"), not an indicator (whose tick or dot is ink of its own)."""
+    g = rgb[b.y:b.bottom, b.x:b.right]
+    h, w = g.shape[:2]
+    inner = g[1:-1, 1:-1] if shape == "square" else g[h // 4:h - h // 4, w // 4:w - w // 4]
+    px = inner.reshape(-1, 3).astype(np.int16)
+    other = px[np.abs(px - np.array(b.fill, np.int16)).max(axis=1) > 40]
+    if len(other) < max(3, 0.1 * len(px)):
+        return False
+    return int(np.abs(np.median(other, axis=0) - np.array(parent_fill)).max()) < 24
+
+
 def find_carets(ink: np.ndarray, boxes: list[Box]) -> list[tuple[int, int, int, int]]:
-    """Thin vertical bars inside bordered boxes, taller than any ink next to them (text cursors)."""
+    """Text cursors: a thin vertical bar in a bordered box that reaches from the tops of the letters
+    beside it to below their baseline (a caret spans the whole line; an "l" or a "d" stops at the
+    baseline, a "j" starts at the x-height), or the only ink in an empty field."""
     out = []
     for b in boxes:
         if b.kind != "box" or b.border == 0 or b.w < 20 or b.h < 10:
             continue
-        sub = ink[b.y + 1:b.bottom - 1, b.x + 2:b.right - 2]
+        x0, y0 = b.x + 2, b.y + 1
+        sub = ink[y0:b.bottom - 1, x0:b.right - 2]
         if not sub.any():
             continue
-        # longest vertical run of ink per column
         run = np.zeros(sub.shape[1], np.int32)
+        end = np.zeros(sub.shape[1], np.int32)
         cur = np.zeros(sub.shape[1], np.int32)
-        for row in sub:
+        for r, row in enumerate(sub):
             cur = (cur + 1) * row
-            np.maximum(run, cur, out=run)
-        tall = np.nonzero(run >= max(8, 0.45 * min(b.h, 40)))[0]
-        if not len(tall):
-            continue
-        groups = np.split(tall, np.nonzero(np.diff(tall) > 1)[0] + 1)
-        for g in groups:
+            better = cur > run
+            run[better], end[better] = cur[better], r
+        tall = np.nonzero(run >= 8)[0]
+        for g in np.split(tall, np.nonzero(np.diff(tall) > 1)[0] + 1) if len(tall) else []:
             if len(g) > 3:
                 continue
             c0, c1 = int(g[0]), int(g[-1]) + 1
-            left = run[max(0, c0 - 24):max(0, c0 - 1)]
-            right = run[c1 + 1:c1 + 24]
-            near = max(left.max(initial=0), right.max(initial=0))
-            r = int(run[c0:c1].max())
-            if r < 1.15 * near + 1:
-                continue
-            col = sub[:, c0:c1].any(axis=1)
-            ys = np.nonzero(col)[0]
-            out.append((b.x + 2 + c0, b.y + 1 + int(ys[0]), c1 - c0, int(ys[-1] - ys[0] + 1)))
+            k = c0 + int(np.argmax(run[c0:c1]))
+            top, bot = int(end[k] - run[k] + 1), int(end[k])
+            band = sub[top:bot + 1].copy()
+            band[:, max(0, c0 - 1):c1 + 1] = False
+            cols = np.nonzero(band.any(axis=0))[0]
+            if len(cols) == 0:
+                if run[k] < 0.5 * min(b.h, 40) and b.h <= 60:
+                    continue
+            else:
+                seg = band[:, cols]
+                bottoms = seg.shape[0] - 1 - seg[::-1].argmax(axis=0)
+                # a letter beside it that crosses its top row (ink there and just above) is taller
+                taller = top > 0 and bool((sub[top - 1, cols] & sub[top, cols]).any())
+                if bot - top < float(np.median(bottoms)) + 2 or taller:
+                    continue  # ends on the baseline, or the letters beside it reach higher: a letter
+            out.append((x0 + c0, y0 + top, c1 - c0, bot - top + 1))
     return out
 
 
@@ -370,7 +402,7 @@ def group_lines(ink: np.ndarray, owner, gap_ratio: float = 0.8) -> list[tuple[in
     lines: list[list] = []  # [x0, y0, x1, y1, box]
     tiny = []
     for x, y, w, h in words:
-        box = owner(x + w / 2, y + h / 2)
+        box = owner(x, y, w, h)
         if w <= 4 and h <= 4:
             tiny.append((x, y, w, h, box))
             continue
@@ -442,8 +474,7 @@ def detect(rgb: np.ndarray) -> Layout:
     """The controls and text lines of one screenshot (or a crop of one)."""
     rgb = np.ascontiguousarray(rgb)
     H, W = rgb.shape[:2]
-    edges = edge_mask(rgb)
-    boxes, discs = find_regions(rgb, edges)
+    boxes, discs = find_regions(rgb)
     nest(boxes)
     for b in boxes:
         if b.parent is not None:
@@ -455,9 +486,9 @@ def detect(rgb: np.ndarray) -> Layout:
     ink = ink_mask(rgb, bg)
 
     def parent_fill(b: Box):
-        p = next((o for o in boxes if o is not b and o.x <= b.x and o.y <= b.y and b.right <= o.right
-                  and b.bottom <= o.bottom and o.w * o.h > 2 * b.w * b.h), None)
-        return p.fill if p is not None else default
+        around = [o for o in boxes if o is not b and o.x <= b.x and o.y <= b.y and b.right <= o.right
+                  and b.bottom <= o.bottom and o.w * o.h > 2 * b.w * b.h]
+        return min(around, key=lambda o: o.w * o.h).fill if around else default
 
     indicators: list[Indicator] = []
     lo, hi = INDICATOR_SIZES
@@ -469,7 +500,12 @@ def detect(rgb: np.ndarray) -> Layout:
             measure_border(rgb, b, pf)
         pad = max(1, min(b.border, 3))
         ox, oy, ow, oh = b.x - pad, b.y - pad, b.w + 2 * pad, b.h + 2 * pad
-        if not _isolated(ink, ox, oy, ow, oh):
+        # a glyph's hole ("O") shows the background through it and has the next letter close by; an
+        # indicator has a fill of its own, or at least clear space all around
+        if not _isolated(ink, ox, oy, ow, oh) or \
+                (max(abs(int(a) - int(c)) for a, c in zip(b.fill, pf)) < 12 and not _isolated(ink, ox, oy, ow, oh, 4)):
+            continue
+        if _see_through(rgb, b, shape, pf):
             continue
         on, mark = indicator_state(rgb, b, shape, pf)
         indicators.append(Indicator(ox, oy, ow, oh, shape, on, mark))
@@ -477,6 +513,14 @@ def detect(rgb: np.ndarray) -> Layout:
             b.kind = "indicator"
     carets = find_carets(ink, boxes)
     text = ink & ~straight_lines(ink)
+    for b in boxes:  # a box's own border is never text (letters start a pixel or two inside it)
+        if b.border and b.kind == "box":
+            ox, oy, ow, oh = b.outer()
+            ox, oy = max(0, ox), max(0, oy)
+            text[oy:b.y, ox:ox + ow] = False
+            text[b.bottom:oy + oh, ox:ox + ow] = False
+            text[oy:oy + oh, ox:b.x] = False
+            text[oy:oy + oh, b.right:ox + ow] = False
     for i in indicators:
         text[max(0, i.y - 1):i.y + i.h + 1, max(0, i.x - 1):i.x + i.w + 1] = False
     for a in boxes:
@@ -490,9 +534,15 @@ def detect(rgb: np.ndarray) -> Layout:
         if b.kind == "box":
             cv2.rectangle(owner_img, (b.x, b.y), (b.right - 1, b.bottom - 1), k, -1)
 
-    def owner(cx: float, cy: float) -> int | None:
-        v = int(owner_img[min(H - 1, int(cy)), min(W - 1, int(cx))])
-        return None if v < 0 else v
+    def owner(x: int, y: int, w: int, h: int) -> int | None:
+        """The innermost box holding the whole blob (a letter's centre may lie in its own hole)."""
+        v = int(owner_img[min(H - 1, y + h // 2), min(W - 1, x + w // 2)])
+        while v >= 0:
+            b = boxes[v]
+            if b.x <= x and b.y <= y and x + w <= b.right and y + h <= b.bottom:
+                return v
+            v = -1 if b.parent is None else b.parent
+        return None
 
     lines = []
     for x, y, w, h, box in group_lines(text, owner):

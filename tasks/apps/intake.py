@@ -170,6 +170,7 @@ class IntakeApp:
                 var.trace_add("write", lambda *_: self.write_state())
             self.notes.bind("<<Modified>>", self._notes_changed)
             root.bind("<Configure>", lambda e: self.write_state() if e.widget is root else None)
+            root.bind_all("<Map>", lambda e: root.after(20, self.write_state), add="+")  # widgets drawn
             root.bind_all("<FocusIn>", lambda e: root.after(10, self.write_state), add="+")
             root.after(80, self.write_state)
 

@@ -89,6 +89,7 @@ class ResultsApp:
             for var in (self.status, self.direct):
                 var.trace_add("write", lambda *_: self.write_state())
             root.bind("<Configure>", lambda e: root.after(30, self.write_state) if e.widget is root else None)
+            root.bind_all("<Map>", lambda e: root.after(20, self.write_state), add="+")  # widgets drawn
             root.after(80, self.write_state)
 
     # behaviour -------------------------------------------------------------------------------------
