@@ -44,6 +44,7 @@ class Text:
     conf: float
     contrast: float
     box: int | None
+    density: float = 0.0
     row: str | None = None
     role: str = ""  # what it became: inner (a control's own text), name, label, caption, title, cell
     dim: bool = False
@@ -109,6 +110,15 @@ def _box_of(b: Box, boxes: list[Box]) -> int | None:
     return next((k for k, o in enumerate(boxes) if o is b), None)
 
 
+def heading_test(texts: list[Text]):
+    """``is_heading(text)``: much taller than the screen's usual line, or taller and bolder."""
+    if not texts:
+        return lambda t: False
+    med_h = statistics.median(t.h for t in texts)
+    med_d = statistics.median(t.density for t in texts)
+    return lambda t: t.h > 1.35 * med_h or (t.h > 1.15 * med_h and t.density > 1.3 * med_d)
+
+
 def classify(layout: Layout, texts: list[Text]) -> tuple[list[Control], list[int]]:
     """Controls from boxes and indicators; the indices of container boxes (frames, bands, windows)."""
     boxes = layout.boxes
@@ -116,9 +126,13 @@ def classify(layout: Layout, texts: list[Text]) -> tuple[list[Control], list[int
     ref = sorted(t.contrast for t in texts)[int(0.9 * (len(texts) - 1))] if texts else 255
     for t in texts:
         t.dim = t.contrast < DIM * ref
+    def hole(b: Box) -> bool:  # the inside of a letter, not a control
+        return b.kind == "box" and (b.w < 16 or b.h < 10 or any(
+            t.x <= b.x and t.y <= b.y and b.right <= t.right and b.bottom <= t.bottom for t in texts))
+
     children: dict[int, int] = {}
     for b in boxes:
-        if b.parent is not None and b.kind in ("box", "indicator"):
+        if b.parent is not None and b.kind in ("box", "indicator") and not hole(b):
             children[b.parent] = children.get(b.parent, 0) + 1
     for ind in layout.indicators:
         k = _owner(boxes, ind.x + ind.w / 2, ind.y + ind.h / 2, skip_small=True)
@@ -132,9 +146,8 @@ def classify(layout: Layout, texts: list[Text]) -> tuple[list[Control], list[int
             continue
         inner = sorted((t for t in texts if t.box == k), key=lambda t: (t.y, t.x))
         parent = boxes[b.parent] if b.parent is not None else None
-        if parent is not None and (b.w < 16 or b.h < 10 or any(
-                t.x <= b.x and t.y <= b.y and b.right <= t.right and b.bottom <= t.bottom for t in texts)):
-            continue  # too small for a control, or the hole of a big letter
+        if parent is not None and hole(b):
+            continue
         if parent is None or children.get(k) or (b.border == 0 and (b.h > tall_h or len(inner) > 1 or not inner)):
             containers.append(k)
             continue
@@ -269,16 +282,16 @@ def name_indicators(controls: list[Control], free: list[Text]) -> None:
         c.w, c.h = x1 - c.x, y1 - c.y
 
 
-def label_fields(controls: list[Control], free: list[Text], heading_h: float) -> None:
+def label_fields(controls: list[Control], free: list[Text], is_heading) -> None:
     """Each field's label: left of it on its line or just above it; cheapest pairs first, one field a
-    label. Headings (lines taller than ``heading_h``) name sections, not fields."""
+    label. Headings (``is_heading``) name sections, not fields."""
     fields = [c for c in controls if c.role in FIELD_ROLES]
     others = [c for c in controls]
     pairs = []
     for f in fields:
         tall = f.role == "textarea"
         for t in free:
-            if t.used or t.h > heading_h:
+            if t.used or is_heading(t):
                 continue
             # left, on the field's line (for a tall box: beside its first line)
             band = (f.y - 2, f.y + max(30, 2.2 * t.h)) if tall else (f.y - 2, f.bottom + 2)
@@ -286,7 +299,8 @@ def label_fields(controls: list[Control], free: list[Text], heading_h: float) ->
             if band[0] <= t.cy <= band[1] and -3 <= gap <= 320:
                 if not _hits(t.right, t.y, f.x, t.bottom, [o for o in others if o is not f]) and \
                         not _hits(t.right + 1, t.y, f.x - 1, t.bottom, [o for o in free if o is not t]):
-                    pairs.append((max(0, gap), f, t))
+                    # same line: a strong cue even far away (a column of labels left-aligned)
+                    pairs.append((0.25 * max(0, gap), f, t))
                 continue
             # above, overlapping it horizontally
             vgap = f.y - t.bottom

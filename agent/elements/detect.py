@@ -88,6 +88,7 @@ class Line:
     bg: tuple[int, int, int]
     contrast: float
     box: int | None  # index into Layout.boxes of the innermost box holding it
+    density: float = 0.0  # share of its box that is ink (bold type is denser)
 
 
 @dataclass
@@ -185,13 +186,13 @@ def find_regions(rgb: np.ndarray) -> tuple[list[Box], list[tuple[Box, str]]]:
     for i in big:
         x, y, w, h, area = (int(v) for v in stats[i])
         sub = labels[y:y + h, x:x + w] == i
-        if lo - 2 <= w <= hi and lo - 2 <= h <= hi and abs(w - h) <= 1:
+        if lo - 2 <= w <= hi and lo - 2 <= h <= hi and abs(w - h) <= 2:
             shape = _shape(sub)
             if shape in ("circle", "diamond"):
                 small.append((Box(x, y, w, h, _colour(rgb, sub, x, y), area), shape))
                 continue
-        if area < 0.3 * w * h:
-            continue
+        if area < 0.3 * w * h or min(w, h) < 5 or (min(w, h) <= 8 and max(w, h) > 3 * min(w, h)):
+            continue  # a letter's stem or bar (bold type draws them as flat rectangles), or a rule
         if min(sub[0].mean(), sub[-1].mean(), sub[:, 0].mean(), sub[:, -1].mean()) >= 0.7:
             boxes.append(Box(x, y, w, h, _colour(rgb, sub, x, y), area))
             continue
@@ -259,14 +260,20 @@ def measure_border(rgb: np.ndarray, b: Box, parent_fill) -> None:
 
 
 def _triangle(dark: np.ndarray) -> str | None:
-    """"down"/"up" when the dark pixels form a triangle pointing that way (row widths shrink/grow)."""
-    rows = dark.sum(axis=1)
-    rows = rows[rows > 0]
-    if len(rows) < 2 or rows.max() < 3:
+    """"down"/"up" when the dark pixels form a solid, centred triangle pointing that way: one run per
+    row, rows 1-3 px narrower each step down to a tip of at most 3 px (letters are never all of that)."""
+    rows = [np.nonzero(r)[0] for r in dark]
+    rows = [r for r in rows if len(r)]
+    if len(rows) < 3 or any(r[-1] - r[0] + 1 != len(r) for r in rows):
         return None
-    if rows[0] > rows[-1] and np.all(np.diff(rows) <= 1):
+    widths = np.array([len(r) for r in rows])
+    centres = np.array([(r[0] + r[-1]) / 2 for r in rows])
+    if centres.max() - centres.min() > 1.0:
+        return None
+    steps = np.diff(widths)
+    if widths[0] >= 5 and widths[-1] <= 3 and np.all((steps <= -1) & (steps >= -3)):
         return "down"
-    if rows[0] < rows[-1] and np.all(np.diff(rows) >= -1):
+    if widths[-1] >= 5 and widths[0] <= 3 and np.all((steps >= 1) & (steps <= 3)):
         return "up"
     return None
 
@@ -439,7 +446,7 @@ def _attach_arrows(rgb: np.ndarray, boxes: list[Box]) -> None:
     """Mark small boxes holding triangles as arrows and merge them into the field on their left; a
     bordered single-line field with a triangle drawn at its own right end gets it too."""
     for a in boxes:
-        if a.w <= 40 and a.h <= 60 and a.parent is not None and a.w * a.h < 2500:
+        if 7 <= a.w <= 40 and 5 <= a.h <= 60 and a.parent is not None:
             tri = arrows_in(rgb, a)
             if tri:
                 a.kind, a.arrows = "arrow", tri
@@ -455,6 +462,8 @@ def _attach_arrows(rgb: np.ndarray, boxes: list[Box]) -> None:
                 best, best_d = k, d
         if best is not None:
             hosts.setdefault(best, []).append(a)
+        else:  # a triangle with no field beside it is not a drop-down arrow (the bowl of a "b"...)
+            a.kind, a.arrows = "box", []
     for k, arrows in hosts.items():
         host = boxes[k]
         x1 = max([host.right] + [a.right for a in arrows])
@@ -513,8 +522,10 @@ def detect(rgb: np.ndarray) -> Layout:
             b.kind = "indicator"
     carets = find_carets(ink, boxes)
     text = ink & ~straight_lines(ink)
-    for b in boxes:  # a box's own border is never text (letters start a pixel or two inside it)
-        if b.border and b.kind == "box":
+    for b in boxes:  # a box's own border is never text (letters start a pixel or two inside it) —
+        # but the "border" of a letter's hole is the letter: holes show their parent's colour
+        if b.border and b.kind == "box" and b.parent is not None and (
+                max(abs(int(u) - int(v)) for u, v in zip(b.fill, boxes[b.parent].fill)) >= 12 or b.w >= 40):
             ox, oy, ow, oh = b.outer()
             ox, oy = max(0, ox), max(0, oy)
             text[oy:b.y, ox:ox + ow] = False
@@ -548,5 +559,6 @@ def detect(rgb: np.ndarray) -> Layout:
     for x, y, w, h, box in group_lines(text, owner):
         behind = tuple(int(v) for v in bg[y + h // 2, x])
         diff = np.abs(rgb[y:y + h, x:x + w].astype(np.int16) - np.array(behind, np.int16)).max(axis=2)
-        lines.append(Line(x, y, w, h, behind, float(np.percentile(diff, 97)), box))
+        lines.append(Line(x, y, w, h, behind, float(np.percentile(diff, 97)), box,
+                          float(text[y:y + h, x:x + w].mean())))
     return Layout(boxes, indicators, lines, carets, default)

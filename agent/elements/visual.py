@@ -20,7 +20,6 @@ of the frame (everything that differs from the bare desktop around the windows) 
 from __future__ import annotations
 
 import hashlib
-import statistics
 import time
 from collections import OrderedDict
 
@@ -28,7 +27,7 @@ import numpy as np
 
 from actions.coords import Rect
 from agent.elements.associate import (Control, Text, classify, fill_values, focus, frame_titles, group_radios,
-                                      label_fields, name_indicators, table_rows)
+                                      heading_test, label_fields, name_indicators, table_rows)
 from agent.elements.detect import Layout, Line, detect
 from agent.elements.model import Element, ScreenModel, clean_text, sort_elements
 from model.ocr import RapidOcrEngine, content_box
@@ -131,9 +130,9 @@ class VisualSource:
         for ln, k in zip(layout.lines, keys):
             self._read.move_to_end(k)
             text, conf = self._read[k]
-            text = " ".join(text.split())
+            text = " ".join(text.split()).strip("-–—_|¦ ")  # a stub of a frame's border beside a title
             if conf >= self.min_conf and any(ch.isalnum() for ch in text):
-                out.append(Text(ln.x, ln.y, ln.w, ln.h, text, conf, ln.contrast, ln.box))
+                out.append(Text(ln.x, ln.y, ln.w, ln.h, text, conf, ln.contrast, ln.box, ln.density))
         while len(self._read) > self.cache_size:
             self._read.popitem(last=False)
         return out
@@ -147,11 +146,10 @@ class VisualSource:
         controls, containers = classify(layout, texts)
         fill_values(controls, parent_fill)
         free = [t for t in texts if not t.used]
-        med_h = statistics.median([t.h for t in texts]) if texts else 12
-        heading_h = 1.3 * med_h
+        is_heading = heading_test(texts)
         name_indicators(controls, free)
         titles = frame_titles(boxes, containers, free)
-        label_fields(controls, free, heading_h)
+        label_fields(controls, free, is_heading)
         group_radios(controls, free, boxes, titles)
         rows = table_rows(controls, free)
         focus(controls, layout.carets)
@@ -168,7 +166,7 @@ class VisualSource:
         for t in texts:
             if t.role in ("", "label", "caption", "title", "cell"):
                 role = {"label": "label", "caption": "label", "title": "label", "cell": "cell"}.get(t.role) or \
-                    ("heading" if t.h > heading_h else "text")
+                    ("heading" if is_heading(t) else "text")
                 out.append(Element(role, clean_text(t.text), rect(t.x, t.y, t.w, t.h), source="visual", row=t.row))
         for (x, y, w, h), words in rows:
             out.append(Element("row", words, rect(x, y, w, h), source="visual", row=words))

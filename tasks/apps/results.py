@@ -126,7 +126,8 @@ class ResultsApp:
 
     # state -----------------------------------------------------------------------------------------
     def elements(self) -> list[dict]:
-        out = [widget_truth(self.entry, "filter", PLACEHOLDER, value=self.filter_text()),
+        # the filter's only label is its placeholder: once that is gone (focus), nothing names it on screen
+        out = [widget_truth(self.entry, "filter", PLACEHOLDER if self.placeholder else "", value=self.filter_text()),
                widget_truth(self.check, "direct", "Direct trains only", checked=bool(self.direct.get()))]
         for trip, cells in self.rows:
             b = self.buttons[trip[0]]
