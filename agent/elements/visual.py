@@ -3,7 +3,7 @@
 ``VisualSource().snapshot(frame)`` finds the controls and text lines with OpenCV
 (``agent.elements.detect``), reads each text line with the OCR recognizer only (no OCR text
 detection pass: the lines are already found), and names, groups and rows them by geometry
-(``agent.elements.associate``). Elements carry ``source="visual"`` and screen coordinates.
+(``agent.elements.roles``, ``agent.elements.labels``). Elements carry ``source="visual"`` and screen coordinates.
 
 Why it stays fast when called again: a form being filled changes a few hundred pixels per step.
 Every line's pixels (its crop, with the background around its letters made uniform and any caret
@@ -26,8 +26,8 @@ from collections import OrderedDict
 import numpy as np
 
 from actions.coords import Rect
-from agent.elements.associate import (Control, Text, classify, fill_values, focus, frame_titles, group_radios,
-                                      heading_test, label_fields, name_indicators, table_rows)
+from agent.elements.labels import frame_titles, group_radios, label_fields, name_indicators, table_rows
+from agent.elements.roles import Control, Text, classify, fill_values, focus, heading_test
 from agent.elements.detect import Layout, Line, detect
 from agent.elements.model import Element, ScreenModel, clean_text, sort_elements
 from model.ocr import RapidOcrEngine, content_box
