@@ -188,3 +188,26 @@ def test_incremental_snapshot_equals_cold_and_is_cheaper(app, screen, mouse):
     assert inc_s < cold_s, (inc_s, cold_s)
     email = next(e for e in inc if e.role == "entry" and e.name == "Email address")
     assert name_agrees("ada@example.org", email.value) and "focused" in email.states
+
+
+def test_open_combobox_list_gives_options_to_click(app, screen, source, mouse):
+    _, state = app("intake")
+    s, frame = settled(screen, state)
+    combo = locate(source.model(frame), ElementQuery(role="combobox", name="Country of birth"))
+    click(mouse, combo)
+    mouse.move(int(combo.bounds.left) - 30, int(combo.bounds.top) - 40)  # off the list: no hover highlight
+    res = None
+    for _ in range(40):  # the list is a separate window that maps a moment after the click
+        from agent.screen import wait_settled
+
+        res = wait_settled(screen, stable_for=0.2, timeout=10).frame
+        m = source.model(res)
+        if any(e.role == "option" for e in m):
+            break
+    options = [e for e in m if e.role == "option"]
+    assert len(options) >= 8 and {o.group for o in options} == {"Country of birth"}
+    assert [o.name for o in options[:3]] == ["Argentina", "Australia", "Austria"]  # reading order: top down
+    click(mouse, locate(m, ElementQuery(role="option", name="Chile")))
+    assert read_state(state, lambda st: st["values"]["country"] == "Chile", timeout=20)
+    s, frame = settled(screen, state, lambda st: st["values"]["country"] == "Chile")
+    assert locate(source.model(frame), ElementQuery(role="combobox", name="Country of birth")).value == "Chile"

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from agent.elements.regions import (INDICATOR_SIZES, Box, attach_arrows, find_regions, lum, maxdiff, measure_border,
-                                    nest)
+from agent.elements.regions import (INDICATOR_SIZES, Box, attach_arrows, extend_to_border, find_regions, join_bands,
+                                    lum, maxdiff, measure_border, nest)
 
 
 #: A stroke at least this long and straight is a border or rule, not a letter.
@@ -230,16 +230,45 @@ def group_lines(ink: np.ndarray, owner, gap_ratio: float = 0.8) -> list[tuple[in
     return [(a, b, c - a, d - b, box) for a, b, c, d, box in lines if d - b >= 5 and c - a >= 3]
 
 
+def mark_bands(rgb: np.ndarray, boxes: list[Box], ink: np.ndarray) -> None:
+    """Boxes inside a one-line bordered field (a selection band, the holes of its letters) are part of
+    that field: they do not own text (``kind = "band"``), and their colour is background there, not
+    ink (a selection band is cut into pieces by the letters on it, so painting its pieces behind the
+    text is not enough)."""
+    def field_like(b: Box) -> bool:
+        return b.kind == "box" and b.border > 0 and b.parent is not None and b.h <= 60 and b.w >= 2 * b.h
+
+    for b in boxes:
+        if b.kind != "box":
+            continue
+        p = b.parent
+        while p is not None:
+            f = boxes[p]
+            if field_like(f):
+                b.kind = "band"
+                if max(abs(int(u) - int(v)) for u, v in zip(b.fill, f.fill)) > 12:
+                    sub = ink[f.y:f.bottom, f.x:f.right]
+                    sub &= maxdiff(rgb[f.y:f.bottom, f.x:f.right], np.full((f.h, f.w, 3), b.fill, np.uint8)) > 24
+                break
+            p = f.parent
+
+
 def detect(rgb: np.ndarray) -> Layout:
     """The controls and text lines of one screenshot (or a crop of one)."""
     rgb = np.ascontiguousarray(rgb)
     H, W = rgb.shape[:2]
     boxes, discs = find_regions(rgb)
+    join_bands(rgb, boxes)
     nest(boxes)
     lo, hi = INDICATOR_SIZES
+    grew = False
     for b in boxes:  # letters' holes need no border (they are never controls)
         if b.parent is not None and ((b.w >= 16 and b.h >= 10) or (lo <= b.w <= hi and lo <= b.h <= hi)):
             measure_border(rgb, b, boxes[b.parent].fill)
+            if b.border and b.kind == "box":
+                grew |= extend_to_border(rgb, b)
+    if grew:  # a field grew over a selection band: the band is inside it now
+        nest(boxes)
     attach_arrows(rgb, boxes)
     top = max(boxes, key=lambda b: b.w * b.h) if boxes else None
     default = top.fill if top is not None else tuple(int(v) for v in np.median(rgb.reshape(-1, 3)[::97], axis=0))
@@ -271,6 +300,7 @@ def detect(rgb: np.ndarray) -> Layout:
         indicators.append(Indicator(ox, oy, ow, oh, shape, on, mark))
         if shape == "square":
             b.kind = "indicator"
+    mark_bands(rgb, boxes, ink)
     carets = find_carets(ink, boxes)
     text = ink & ~straight_lines(ink)
     for b in boxes:  # a box's own border is never text (letters start a pixel or two inside it) —
@@ -308,8 +338,13 @@ def detect(rgb: np.ndarray) -> Layout:
 
     lines = []
     for x, y, w, h, box in group_lines(text, owner):
-        behind = tuple(int(v) for v in bg[y + h // 2, x])
-        diff = np.abs(rgb[y:y + h, x:x + w].astype(np.int16) - np.array(behind, np.int16)).max(axis=2)
+        # the colour behind the letters: the median of the pixels just around the line (on a selection band
+        # that is the band's colour, whatever was painted behind it)
+        patch = rgb[y:y + h, x:x + w].astype(np.int16)
+        x0, y0, x1, y1 = max(0, x - 1), max(0, y - 1), min(W - 1, x + w), min(H - 1, y + h)
+        rim = np.concatenate([rgb[y0, x0:x1 + 1], rgb[y1, x0:x1 + 1], rgb[y0:y1 + 1, x0], rgb[y0:y1 + 1, x1]])
+        behind = tuple(int(v) for v in np.median(rim.astype(np.int16), axis=0))
+        diff = np.abs(patch - np.array(behind, np.int16)).max(axis=2)
         lines.append(Line(x, y, w, h, behind, float(np.percentile(diff, 97)), box,
                           float(text[y:y + h, x:x + w].mean())))
     return Layout(boxes, indicators, lines, carets, default)

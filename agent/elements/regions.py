@@ -20,10 +20,9 @@ import cv2
 import numpy as np
 
 
-#: Neighbouring pixels that differ by more than this (max over channels) are an edge.
+#: Neighbouring pixels that differ by at most this (max over channels) belong to one region.
 EDGE_LEVEL = 10
-
-
+#: Sides (px) of a tick box's or radio button's inside.
 INDICATOR_SIZES = (7, 26)
 
 
@@ -43,7 +42,7 @@ class Box:
     border: int = 0
     bevel: str = "flat"
     arrows: list[str] = field(default_factory=list)  # "down"/"up" glyphs in arrow boxes merged into it
-    kind: str = "box"  # box | arrow | indicator (claimed by another control)
+    kind: str = "box"  # box | arrow | indicator (claimed by another control) | band (a selection in a field)
     ring: float = -1.0  # luminance of the outermost border ring (a focus ring is darker than its peers')
 
     @property
@@ -154,8 +153,14 @@ def find_regions(rgb: np.ndarray) -> tuple[list[Box], list[tuple[Box, str]]]:
                 continue
         if area < 0.3 * w * h or min(w, h) < 5 or (min(w, h) <= 8 and max(w, h) > 3 * min(w, h)):
             continue  # a letter's stem or bar (bold type draws them as flat rectangles), or a rule
-        if min(np.count_nonzero(sub[0]), np.count_nonzero(sub[-1])) >= 0.7 * w and \
-                min(np.count_nonzero(sub[:, 0]), np.count_nonzero(sub[:, -1])) >= 0.7 * h:
+        sides = sorted((np.count_nonzero(sub[0]) / w, np.count_nonzero(sub[-1]) / w,
+                        np.count_nonzero(sub[:, 0]) / h, np.count_nonzero(sub[:, -1]) / h))
+        if sides[0] >= 0.7:
+            boxes.append(Box(x, y, w, h, _colour(rgb, sub, x, y), area))
+            continue
+        if sides[1] >= 0.85 and w >= 16 and h >= 10 and _covered(sub, labels[y:y + h, x:x + w], stats, x, y, w, h):
+            # three solid sides and the rest of the rectangle taken by regions lying wholly inside it:
+            # a selection band over the text at its left edge, arrow buttons at its right end
             boxes.append(Box(x, y, w, h, _colour(rgb, sub, x, y), area))
             continue
         # marks inside (a tick, letters) count as the box's own: fill the holes, then look for the
@@ -167,6 +172,14 @@ def find_regions(rgb: np.ndarray) -> tuple[list[Box], list[tuple[Box, str]]]:
     return boxes, small
 
 
+def _covered(sub: np.ndarray, lab: np.ndarray, stats: np.ndarray, x: int, y: int, w: int, h: int) -> bool:
+    """Does the region, with every region lying wholly inside its bounding box, fill that box?"""
+    ids = np.unique(lab[~sub])
+    st = stats[ids]
+    inside = ids[(st[:, 0] >= x) & (st[:, 1] >= y) & (st[:, 0] + st[:, 2] <= x + w) & (st[:, 1] + st[:, 3] <= y + h)]
+    return bool(fill_holes(sub | np.isin(lab, inside)).mean() >= 0.97)
+
+
 def _colour(rgb, sub: np.ndarray, x: int, y: int) -> tuple[int, int, int]:
     """The region's colour: the median of up to ~64 of its pixels."""
     ys, xs = np.nonzero(sub[:: max(1, sub.shape[0] // 8), :: max(1, sub.shape[1] // 8)])
@@ -174,8 +187,93 @@ def _colour(rgb, sub: np.ndarray, x: int, y: int) -> tuple[int, int, int]:
     return tuple(int(v) for v in np.median(px, axis=0)) if len(px) else (0, 0, 0)
 
 
+def join_bands(rgb: np.ndarray, boxes: list[Box]) -> None:
+    """A field cut by a selection band (the blue behind a focused combobox's value, selected text):
+    boxes of one height that touch side by side with no border between them are one field, at most
+    three pieces, when the whole has a border. The widest piece gives the fill; the others become
+    ``band`` s inside it."""
+    by_x: dict[int, list[Box]] = {}
+    for b in boxes:
+        if b.kind == "box" and b.h >= 10:
+            by_x.setdefault(b.x, []).append(b)
+    done: set[int] = set()
+    for a in sorted((b for b in boxes if b.kind == "box" and b.h >= 10), key=lambda b: b.x):
+        if id(a) in done:
+            continue
+        chain = [a]
+        while len(chain) < 3:
+            last = chain[-1]
+            nxt = next((b for b in by_x.get(last.right, []) if abs(b.y - last.y) <= 1
+                        and abs(b.bottom - last.bottom) <= 1 and b.kind == "box"), None)
+            if nxt is None:
+                break
+            chain.append(nxt)
+        if len(chain) < 2:
+            continue
+        field = max(chain, key=lambda b: b.w)
+        x0, y0 = chain[0].x, min(b.y for b in chain)
+        whole = Box(x0, y0, chain[-1].right - x0, max(b.bottom for b in chain) - y0, field.fill, 0)
+        around = _around_fill(rgb, whole)
+        measure_border(rgb, whole, around)
+        if whole.border == 0:
+            continue
+        for b in chain:
+            done.add(id(b))
+            if b is not field:
+                b.kind = "band"
+        field.x, field.y, field.w, field.h = whole.x, whole.y, whole.w, whole.h
+
+
+def extend_to_border(rgb: np.ndarray, b: Box, limit: int = 400) -> bool:
+    """Widen a field whose region stops short of its own border: follow the border lines just above
+    and below it sideways to their corners (a selection band or a highlighted value may cover the
+    field's colour from the text's start), stopping at any full-height line between (a cell edge)."""
+    H, W = rgb.shape[:2]
+    if b.y < 1 or b.bottom >= H or b.w < 2 * b.h:
+        return False
+    grew = False
+    top, bot = rgb[b.y - 1].astype(np.int16), rgb[b.bottom].astype(np.int16)
+    mid = b.x + b.w // 2
+    ct, cb = top[mid], bot[mid]
+
+    def run(row: np.ndarray, colour: np.ndarray, x: int, step: int) -> int:
+        n = 0
+        while 0 <= x + step * (n + 1) < W and n < limit and np.abs(row[x + step * (n + 1)] - colour).max() <= 10:
+            n += 1
+        return n
+
+    for step in (-1, 1):
+        edge = b.x if step < 0 else b.right - 1
+        a, c = run(top, ct, edge, step), run(bot, cb, edge, step)
+        d = min(a, c) - 1
+        if d < 3 or abs(a - c) > 2:
+            continue
+        xs = range(edge + step, edge + step * (d + 1), step)
+        col_line = [np.abs(rgb[b.y:b.bottom, x].astype(np.int16) - ct).max(axis=1) <= 10 for x in xs]
+        stop = next((i for i, c in enumerate(col_line) if c.mean() >= 0.8), None)
+        if stop is not None:
+            d = stop
+        if d >= 3:
+            if step < 0:
+                b.x, b.w = b.x - d, b.w + d
+            else:
+                b.w += d
+            grew = True
+    return grew
+
+
+def _around_fill(rgb: np.ndarray, b: Box) -> tuple[int, int, int]:
+    """The colour just outside a box's border (5 px out, the median of its four sides)."""
+    H, W = rgb.shape[:2]
+    px = [rgb[max(0, b.y - 5), min(W - 1, b.x + b.w // 2)], rgb[min(H - 1, b.bottom + 4), min(W - 1, b.x + b.w // 2)],
+          rgb[min(H - 1, b.y + b.h // 2), max(0, b.x - 5)], rgb[min(H - 1, b.y + b.h // 2), min(W - 1, b.right + 4)]]
+    return tuple(int(v) for v in np.median(np.array(px), axis=0))
+
+
 def nest(boxes: list[Box]) -> None:
     """Set each box's ``parent``: the smallest box that contains it."""
+    for b in boxes:
+        b.parent = None
     order = sorted(range(len(boxes)), key=lambda i: boxes[i].w * boxes[i].h)
     for k, i in enumerate(order):
         b = boxes[i]
@@ -271,6 +369,9 @@ def attach_arrows(rgb: np.ndarray, boxes: list[Box]) -> None:
                 continue
             ov = min(f.bottom, a.bottom) - max(f.y, a.y)
             d = abs(a.x - f.right)
+            if f.x < a.x and a.right <= f.right + 1 and f.y - 1 <= a.y and a.bottom <= f.bottom + 1 \
+                    and f.right - a.right <= 4:
+                d = 0  # inside the field, at its right end
             if d <= 8 and ov >= 0.6 * a.h and (best_d is None or d < best_d):
                 best, best_d = k, d
         if best is not None:

@@ -37,6 +37,7 @@ class Text:
     contrast: float
     box: int | None
     density: float = 0.0
+    lit: bool = False  # on a selection band
     row: str | None = None
     role: str = ""  # what it became: inner (a control's own text), name, label, caption, title, cell
     dim: bool = False
@@ -74,6 +75,7 @@ class Control:
     group: str | None = None
     row: str | None = None
     placeholder: str | None = None
+    of: "Control | None" = None  # the combobox an option belongs to
     states: set[str] = field(default_factory=set)
 
     @property
@@ -118,6 +120,17 @@ def classify(layout: Layout, texts: list[Text]) -> tuple[list[Control], list[int
         return b.kind == "box" and (b.w < 16 or b.h < 10 or any(
             t.x <= b.x and t.y <= b.y and b.right <= t.right and b.bottom <= t.bottom for t in texts))
 
+    # a selection band inside a bordered field (borderless, holding only text) is part of the field:
+    # its text is the field's, marked lit (a list's selected option, a combobox's focused value)
+    parents_of = {b.parent for b in boxes if b.kind == "box" and not hole(b)}
+    for k, b in enumerate(boxes):
+        if b.kind == "band" or (b.kind == "box" and b.border == 0 and b.parent is not None
+                                and boxes[b.parent].border > 0 and k not in parents_of and not hole(b)):
+            b.kind = "band"
+            for t in texts:
+                if t.box == k:
+                    t.box, t.lit = b.parent, True
+
     children: dict[int, int] = {}
     for b in boxes:
         if b.parent is not None and b.kind in ("box", "indicator") and not hole(b):
@@ -129,12 +142,19 @@ def classify(layout: Layout, texts: list[Text]) -> tuple[list[Control], list[int
     controls: list[Control] = []
     containers: list[int] = []
     tall_h = max(2.4 * med_h + 12, 44)
+    combos = [b for b in boxes if b.kind == "box" and b.arrows == ["down"]]
+    lists: list[tuple[int, Box]] = []
     for k, b in enumerate(boxes):
         if b.kind != "box":
             continue
         inner = sorted((t for t in texts if t.box == k), key=lambda t: (t.y, t.x))
         parent = boxes[b.parent] if b.parent is not None else None
         if parent is not None and hole(b):
+            continue
+        under = _dropped_from(b, combos)
+        if under is not None:  # an open drop-down list: its lines are the combobox's options
+            containers.append(k)
+            lists.append((k, under))
             continue
         if parent is None or children.get(k) or (b.border == 0 and (b.h > tall_h or len(inner) > 1 or not inner)):
             containers.append(k)
@@ -157,6 +177,8 @@ def classify(layout: Layout, texts: list[Text]) -> tuple[list[Control], list[int
             c.role = "button"
         else:
             c.role = "button" if _button_score(b, parent, inner) > 0 else "entry"
+        if c.role in ("entry", "spinbox", "combobox") and b.w < 1.5 * b.h:
+            continue  # narrower than tall: the visible sliver of something covered, not a field
         for t in inner:
             t.role = "inner"
         controls.append(c)
@@ -165,7 +187,40 @@ def classify(layout: Layout, texts: list[Text]) -> tuple[list[Control], list[int
         if ind.checked:
             c.states.add("checked")
         controls.append(c)
+    for k, combo in lists:
+        of = next((c for c in controls if c.box is combo), None)
+        controls += _options(k, boxes, texts, of)
     return controls, containers
+
+
+def _dropped_from(b: Box, combos: list[Box]) -> Box | None:
+    """The combobox whose list ``b`` is: a box that starts right under it, about as wide, taller."""
+    for cb in combos:  # (the combobox's own region, not its outer border: a popup frames both)
+        if -2 <= b.y - cb.bottom <= 12 and overlap(b.x, b.right, cb.x, cb.right) >= 0.6 * min(b.w, cb.w) \
+                and b.h >= 1.5 * cb.h:
+            return cb
+    return None
+
+
+def _options(k: int, boxes: list[Box], texts: list[Text], of: "Control | None") -> list["Control"]:
+    """One option per line of the list box ``k`` (lines in a highlight box inside it are selected)."""
+    b = boxes[k]
+
+    def inside(j: int | None) -> bool:
+        while j is not None:
+            if j == k:
+                return True
+            j = boxes[j].parent
+        return False
+
+    out = []
+    for t in sorted((t for t in texts if inside(t.box)), key=lambda t: t.y):
+        t.role = "inner"
+        o = Control("option", b.x, t.y - 3, b.w, t.h + 6, inner=[t], name=t.text, of=of)
+        if t.lit or t.box != k:
+            o.states.add("selected")
+        out.append(o)
+    return out
 
 
 def owner_of(boxes: list[Box], cx: float, cy: float, skip_small: bool = False) -> int | None:

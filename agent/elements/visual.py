@@ -152,6 +152,9 @@ class VisualSource:
         label_fields(controls, free, is_heading)
         group_radios(controls, free, boxes, titles)
         rows = table_rows(controls, free)
+        for c in controls:
+            if c.of is not None:  # an open list's options belong to their combobox
+                c.group = c.of.name or None
         focus(controls, layout.carets)
         for k, t in titles.items():  # controls inside a titled frame belong to its group
             b = boxes[k]
