@@ -51,6 +51,8 @@ def truth_from_state(state: dict) -> list[Truth]:
 def name_agrees(truth: str, predicted: str | None) -> bool:
     """Whole-word agreement after normalisation; OCR noise inside a word is forgiven, a different
     word never is ("Male" is not "Female")."""
+    if not (truth or "").strip() and not (predicted or "").strip():
+        return True  # nothing on screen names it, and nothing was made up
     return name_score(truth, predicted) >= 0.9 and name_score(predicted or "", truth) >= 0.9
 
 

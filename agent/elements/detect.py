@@ -18,7 +18,7 @@ Everything here is in image pixels of the array given; ``agent.elements.visual``
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -65,6 +65,7 @@ class Layout:
     lines: list[Line]
     carets: list[tuple[int, int, int, int]]  # x, y, w, h
     window_fill: tuple[int, int, int] | None = None
+    structure: "Structure | None" = None
 
 
 def paint_background(shape: tuple[int, int], boxes: list[Box], default) -> np.ndarray:
@@ -253,10 +254,19 @@ def mark_bands(rgb: np.ndarray, boxes: list[Box], ink: np.ndarray) -> None:
             p = f.parent
 
 
-def detect(rgb: np.ndarray) -> Layout:
-    """The controls and text lines of one screenshot (or a crop of one)."""
+@dataclass
+class Structure:
+    """The boxes of a screenshot (``agent.elements.regions``), before indicators and text: what an
+    incremental snapshot keeps when the pixels that changed cannot have changed any box."""
+
+    boxes: list[Box]
+    discs: list[tuple[Box, str]]
+    default: tuple[int, int, int]
+
+
+def structure(rgb: np.ndarray) -> Structure:
+    """Boxes nested, with borders (fields widened to theirs) and drop-down / spin arrows merged in."""
     rgb = np.ascontiguousarray(rgb)
-    H, W = rgb.shape[:2]
     boxes, discs = find_regions(rgb)
     join_bands(rgb, boxes)
     nest(boxes)
@@ -272,6 +282,20 @@ def detect(rgb: np.ndarray) -> Layout:
     attach_arrows(rgb, boxes)
     top = max(boxes, key=lambda b: b.w * b.h) if boxes else None
     default = top.fill if top is not None else tuple(int(v) for v in np.median(rgb.reshape(-1, 3)[::97], axis=0))
+    return Structure(boxes, discs, default)
+
+
+def detect(rgb: np.ndarray, known: Structure | None = None) -> Layout:
+    """The controls and text lines of one screenshot (or a crop of one). With ``known`` (a structure
+    of an earlier frame whose boxes the changes cannot have touched) the box pass is skipped; the rest
+    runs as for a new frame, on copies, so the result is the same as a cold pass would give."""
+    rgb = np.ascontiguousarray(rgb)
+    H, W = rgb.shape[:2]
+    st = known if known is not None else structure(rgb)
+    boxes = [replace(b, arrows=list(b.arrows)) for b in st.boxes]
+    discs = [(replace(b), shape) for b, shape in st.discs]
+    default = st.default
+    lo, hi = INDICATOR_SIZES
     bg = paint_background((H, W), [b for b in boxes], default)
     ink = ink_mask(rgb, bg)
 
@@ -347,4 +371,4 @@ def detect(rgb: np.ndarray) -> Layout:
         diff = np.abs(patch - np.array(behind, np.int16)).max(axis=2)
         lines.append(Line(x, y, w, h, behind, float(np.percentile(diff, 97)), box,
                           float(text[y:y + h, x:x + w].mean())))
-    return Layout(boxes, indicators, lines, carets, default)
+    return Layout(boxes, indicators, lines, carets, default, st)
