@@ -16,7 +16,9 @@ role + whole-word name + IoU >= 0.5, one-to-one):
   was clicked, *same* the same frame again; with the split detect / OCR for cold and typed.
 
 At 1920x1080 the same apps run in a window about 1.5x larger with fonts 3 pt bigger (what the
-same form looks like on a bigger screen), so the figures show how the cost grows with the window.
+same form looks like on a bigger screen; booking and editor have no font option, only the window
+grows), so the figures show how the cost grows with the window. booking and editor predate the
+visual source and were never tuned against: they are the held-out rows.
 The machine's load average is printed with the figures: on a shared 2-core machine timings vary.
 
 Where other sources plug in: ``PAIRS`` maps (source, app) to a function ``(desk, size, repeat) ->
@@ -46,11 +48,22 @@ from agent.desktop import VirtualDesktop  # noqa: E402
 from tasks.apps.state import read_state  # noqa: E402
 from tasks.element_truth import Score, score, truth_from_state  # noqa: E402
 
-APPS = {  # module, geometry at 1280x800, font args
-    "intake": ("tasks.apps.intake", "760x600+30+20", 11),
-    "form": ("tasks.apps.form", "620x560+40+30", 12),
-    "results": ("tasks.apps.results", "760x460+60+60", 10),
+#: app -> module, geometry at 1280x800, font size (None: the app has no option), extra arguments.
+#: booking and editor were written before the visual source and never tuned against: held out.
+APPS: dict[str, tuple[str, str, int | None, Callable[[Path], list[str]]]] = {
+    "intake": ("tasks.apps.intake", "760x600+30+20", 11, lambda d: ["--db", str(d / "intake.sqlite")]),
+    "form": ("tasks.apps.form", "620x560+40+30", 12, lambda d: ["--db", str(d / "form.sqlite")]),
+    "results": ("tasks.apps.results", "760x460+60+60", 10, lambda d: []),
+    "booking": ("tasks.apps.booking", "900x640+40+40", None, lambda d: ["--db", str(d / "booking.sqlite")]),
+    "editor": ("tasks.apps.editor", "820x540+60+60", None, lambda d: _editor_folder(d)),
 }
+
+
+def _editor_folder(d: Path) -> list[str]:
+    folder = d / "files"
+    folder.mkdir(exist_ok=True)
+    (folder / "notes.txt").write_text("Call Ada about the invoice.\nBring the signed form on Monday.\n")
+    return ["--root", str(folder), "--open", "notes.txt"]
 
 
 @dataclass
@@ -71,16 +84,15 @@ class TkApp:
     """A bundled Tk app on the bench's display, with its state file."""
 
     def __init__(self, desk: VirtualDesktop, app: str, size: tuple[int, int], workdir: Path) -> None:
-        module, geometry, font = APPS[app]
+        module, geometry, font, extra = APPS[app]
         if size[0] >= 1600:  # the same form on a bigger screen: a bigger window, bigger type
             wh, x, y = geometry.split("+")[0], *geometry.split("+")[1:]
             w, h = (int(v) for v in wh.split("x"))
-            geometry, font = f"{int(w * 1.5)}x{int(h * 1.5)}+{x}+{y}", font + 3
+            geometry, font = f"{int(w * 1.5)}x{int(h * 1.5)}+{x}+{y}", font + 3 if font else None
         self.state = workdir / f"{app}.json"
-        argv = [sys.executable, "-m", module, "--state", str(self.state), "--geometry", geometry,
-                "--font-size", str(font)]
-        if app != "results":
-            argv += ["--db", str(workdir / f"{app}.sqlite")]
+        argv = [sys.executable, "-m", module, "--state", str(self.state), "--geometry", geometry, *extra(workdir)]
+        if font:
+            argv += ["--font-size", str(font)]
         self.proc = subprocess.Popen(argv, env=desk.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.wait(drawn)
 
@@ -143,10 +155,15 @@ def visual_tk(app: str) -> Callable:
                 mouse.click("left", 1)
                 typed, tsplit = [], []
                 src.snapshot(settled_frame(screen))
+
+                def typed_len(s: dict) -> int:
+                    return len(next(e for e in s["elements"] if e["key"] == field_key)["value"] or "")
+
+                start = typed_len(tk.wait(lambda s: True))
                 for i in range(repeat):
                     mouse.write("ab"[i % 2])
-                    n = i + 1
-                    tk.wait(lambda s: len(next(e for e in s["elements"] if e["key"] == field_key)["value"] or "") >= n)
+                    n = start + i + 1
+                    tk.wait(lambda s: typed_len(s) >= n)
                     f = settled_frame(screen)
                     ms, _ = timed(lambda: src.snapshot(f))
                     typed.append(ms)

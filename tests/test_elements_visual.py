@@ -20,7 +20,8 @@ from agent.elements.visual import VisualSource
 from tasks.apps.state import read_state
 from tasks.element_truth import name_agrees, score, truth_from_state
 
-TITLES = {"intake": "desk-agent intake", "results": "desk-agent results", "form": "desk-agent sample form"}
+TITLES = {"intake": "desk-agent intake", "results": "desk-agent results", "form": "desk-agent sample form",
+          "booking": "desk-agent booking", "editor": "desk-agent editor"}
 
 
 def drawn(s: dict) -> bool:
@@ -39,7 +40,7 @@ def app(spawn_window, tmp_path):
 
     def start(module: str, *args: str):
         state = tmp_path / f"{module}.json"
-        db = [] if module == "results" else ["--db", str(tmp_path / f"{module}.sqlite")]
+        db = [] if module in ("results", "editor") else ["--db", str(tmp_path / f"{module}.sqlite")]
         proc = spawn_window([sys.executable, "-m", f"tasks.apps.{module}", "--state", str(state), *db, *args],
                             title=TITLES[module], timeout=30)
         read_state(state, drawn, timeout=30)
@@ -74,7 +75,7 @@ def click(mouse, e) -> None:
 
 def check_all(state: dict, elements) -> None:
     sc = score(truth_from_state(state), elements)
-    assert sc.truth >= 6
+    assert sc.truth >= 3
     assert not sc.misses, f"missed: {sc.misses}; extras: {sc.extras}"
     assert sc.precision == 1.0, f"extra interactive elements: {sc.extras}"
 
@@ -97,10 +98,14 @@ def test_intake_labels_above_every_control_found_and_named(app, screen, source, 
 
 
 def test_sample_form_labels_left(app, screen, source):
+    from actions.coords import Rect
+
     _, state = app("form", "--font-size", "11")
     s, frame = settled(screen, state)
     els = source.snapshot(frame)
     check_all(s, els)
+    inside = source.snapshot(frame, area=Rect(*s["window"]))  # the window alone gives the same controls
+    assert sorted(e.label() for e in inside if e.interactive) == sorted(e.label() for e in els if e.interactive)
     first = next(e for e in els if e.name == "First name" and e.role == "entry")
     assert "focused" in first.states  # the app focuses it at start (caret or Tk's focus ring)
 
@@ -165,16 +170,16 @@ def test_incremental_snapshot_equals_cold_and_is_cheaper(app, screen, mouse):
     _, state = app("intake")
     warm = VisualSource()
     s, frame = settled(screen, state)
-    warm.snapshot(frame)
-    m = warm.model(frame)
-    click(mouse, locate(m, ElementQuery(role="entry", name="Email address")))
-    mouse.write("ada@example.org")
+    click(mouse, locate(warm.model(frame), ElementQuery(role="entry", name="Email address")))
+    mouse.write("ada@")
+    s, frame = settled(screen, state, lambda st: st["values"]["email"] == "ada@")
+    warm.snapshot(frame)  # focus has moved to the field: from here on only its inside changes
+    mouse.write("example.org")
     s, frame = settled(screen, state, lambda st: st["values"]["email"] == "ada@example.org")
     before = dict(warm.stats)
     t = time.perf_counter()
     inc = warm.snapshot(frame)
     inc_s = time.perf_counter() - t
-    read = warm.stats["read"] - before["read"]
     cold_src = VisualSource()
     t = time.perf_counter()
     cold = cold_src.snapshot(frame)
@@ -184,6 +189,8 @@ def test_incremental_snapshot_equals_cold_and_is_cheaper(app, screen, mouse):
         return (e.role, e.name, e.value, tuple(sorted(e.states)), e.group, e.row, e.bounds)
 
     assert sorted(map(key, inc)) == sorted(map(key, cold))
+    assert warm.stats["kept_boxes"] == before["kept_boxes"] + 1  # the box pass was skipped
+    read = warm.stats["read"] - before["read"]
     assert read <= 3 < cold_src.stats["read"], (read, cold_src.stats)
     assert inc_s < cold_s, (inc_s, cold_s)
     email = next(e for e in inc if e.role == "entry" and e.name == "Email address")
@@ -211,3 +218,32 @@ def test_open_combobox_list_gives_options_to_click(app, screen, source, mouse):
     assert read_state(state, lambda st: st["values"]["country"] == "Chile", timeout=20)
     s, frame = settled(screen, state, lambda st: st["values"]["country"] == "Chile")
     assert locate(source.model(frame), ElementQuery(role="combobox", name="Country of birth")).value == "Chile"
+
+
+def test_apps_it_was_not_tuned_on(app, screen, source, mouse, tmp_path):
+    """The booking and editor apps predate the visual source (labels left at fixed offsets, sunken
+    entries, caption-only buttons, a disabled seat grid, an unlabelled text area)."""
+    folder = tmp_path / "files"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("Call Ada about the invoice.\n")
+    _, state = app("editor", "--root", str(folder), "--open", "notes.txt")
+    s, frame = settled(screen, state)
+    check_all(s, source.snapshot(frame))
+    _, state = app("booking")
+    s, frame = settled(screen, state)
+    els = source.snapshot(frame)
+    check_all(s, els)
+    for key, text in (("from", "Oslo"), ("to", "Bergen"), ("date", "2025-06-01")):
+        click(mouse, locate(els, ElementQuery(role="entry", name={"from": "From", "to": "To", "date": "Date"}[key])))
+        mouse.write(text)
+    read_state(state, lambda st: st["fields"]["date"] == "2025-06-01", timeout=20)
+    click(mouse, locate(els, ElementQuery(role="button", name="Search")))
+    s, frame = settled(screen, state, lambda st: any(k.startswith("trip:") for k in st["widgets"]))
+    els = source.snapshot(frame)
+    check_all(s, els)
+    click(mouse, locate(els, ElementQuery(role="button", name="12:40")))  # "12:40  Oslo - Bergen  NOK 337"
+    s, frame = settled(screen, state, lambda st: st["page"] == "seat")
+    els = source.snapshot(frame)
+    check_all(s, els)
+    taken = [e for e in els if e.role == "button" and "enabled" not in e.states]
+    assert sorted(e.name.replace(" ", "") for e in taken) == ["1Bx", "2Cx", "3Ax"]  # greyed out: taken

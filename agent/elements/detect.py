@@ -296,7 +296,10 @@ def detect(rgb: np.ndarray, known: Structure | None = None) -> Layout:
     discs = [(replace(b), shape) for b, shape in st.discs]
     default = st.default
     lo, hi = INDICATOR_SIZES
-    bg = paint_background((H, W), [b for b in boxes], default)
+    # boxes too small to hold a line of text (a bold letter's stroke, a letter's hole, an arrow, a
+    # tick box) are not painted behind text: a bold "0" is a flat dark rectangle, and painting it
+    # would make its own pixels background
+    bg = paint_background((H, W), [b for b in boxes if b.w >= 16 and b.h >= 10], default)
     ink = ink_mask(rgb, bg)
 
     def parent_fill(b: Box):
@@ -347,7 +350,7 @@ def detect(rgb: np.ndarray, known: Structure | None = None) -> Layout:
     owner_img = np.full((H, W), -1, np.int32)
     for k in sorted(range(len(boxes)), key=lambda k: -(boxes[k].w * boxes[k].h)):
         b = boxes[k]
-        if b.kind == "box":
+        if b.kind == "box" and b.w >= 16 and b.h >= 10:
             cv2.rectangle(owner_img, (b.x, b.y), (b.right - 1, b.bottom - 1), k, -1)
 
     def owner(x: int, y: int, w: int, h: int) -> int | None:

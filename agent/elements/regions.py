@@ -151,8 +151,10 @@ def find_regions(rgb: np.ndarray) -> tuple[list[Box], list[tuple[Box, str]]]:
             if shape in ("circle", "diamond"):
                 small.append((Box(x, y, w, h, _colour(rgb, sub, x, y), area), shape))
                 continue
-        if area < 0.3 * w * h or min(w, h) < 5 or (min(w, h) <= 8 and max(w, h) > 3 * min(w, h)):
+        if min(w, h) < 5 or (min(w, h) <= 8 and max(w, h) > 3 * min(w, h)):
             continue  # a letter's stem or bar (bold type draws them as flat rectangles), or a rule
+        if area < 0.3 * w * h and (w < 100 or h < 60 or fill_holes(sub).mean() < 0.9):
+            continue  # sparse: not a box (a window whose widgets take most of it is one, holes filled)
         sides = sorted((np.count_nonzero(sub[0]) / w, np.count_nonzero(sub[-1]) / w,
                         np.count_nonzero(sub[:, 0]) / h, np.count_nonzero(sub[:, -1]) / h))
         if sides[0] >= 0.7:

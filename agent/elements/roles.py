@@ -188,6 +188,10 @@ def classify(layout: Layout, texts: list[Text]) -> tuple[list[Control], list[int
             c.states.add("checked")
         controls.append(c)
     for k, combo in lists:
+        inner_list = any(j != k and boxes[j].x >= boxes[k].x and boxes[j].right <= boxes[k].right
+                         and boxes[j].y >= boxes[k].y and boxes[j].bottom <= boxes[k].bottom for j, _ in lists)
+        if inner_list:
+            continue  # the pop-up's frame around the list (and its scroll bar): the list is inside
         of = next((c for c in controls if c.box is combo), None)
         controls += _options(k, boxes, texts, of)
     return controls, containers
@@ -261,12 +265,24 @@ def _button_score(b: Box, parent: Box, inner: list[Text]) -> float:
     return s
 
 
+def reading(texts: list[Text]) -> list[list[Text]]:
+    """Texts in lines (sharing most of their height), top down, each line left to right."""
+    lines: list[list[Text]] = []
+    for t in sorted(texts, key=lambda t: t.cy):
+        if lines and any(overlap(t.y, t.bottom, o.y, o.bottom) >= 0.5 * min(t.h, o.h) for o in lines[-1]):
+            lines[-1].append(t)
+        else:
+            lines.append([t])
+    return [sorted(ln, key=lambda t: t.x) for ln in lines]
+
+
 def fill_values(controls: list[Control], parent_fill) -> None:
     """Values from the text inside; a dim text in an empty-looking entry is its placeholder."""
     for c in controls:
         if c.box is None:
             continue
-        words = [t.text for t in c.inner]
+        lines = reading(c.inner)
+        words = [t.text for ln in lines for t in ln]
         if c.role == "button":
             c.name = " ".join(words)
             if c.inner and all(t.dim for t in c.inner):
@@ -274,15 +290,9 @@ def fill_values(controls: list[Control], parent_fill) -> None:
             continue
         if c.role == "textarea":
             c.states.add("multiline")
-            lines: list[list[Text]] = []
-            for t in sorted(c.inner, key=lambda t: t.cy):
-                if lines and abs(lines[-1][0].cy - t.cy) <= t.h / 2:
-                    lines[-1].append(t)
-                else:
-                    lines.append([t])
-            text = "\n".join(" ".join(x.text for x in sorted(ln, key=lambda t: t.x)) for ln in lines)
+            text = "\n".join(" ".join(t.text for t in ln) for ln in lines)
         else:
-            text = " ".join(t.text for t in sorted(c.inner, key=lambda t: t.x))
+            text = " ".join(words)
         dim = bool(c.inner) and all(t.dim for t in c.inner)
         fill, pf = c.box.fill, parent_fill(c.box)
         if dim and _contrast(fill, pf) <= 8:

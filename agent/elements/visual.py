@@ -42,9 +42,11 @@ _INTERNAL = {"disabled", "placeholder"}
 def line_crop(rgb: np.ndarray, line: Line, carets: list[tuple[int, int, int, int]]) -> np.ndarray:
     """The line's pixels on a margin of its own background (what the recognizer reads best), with
     anything outside its tight box — a border, the next cell — and any caret inside it painted out."""
-    # a third of the height above and below, less at the sides: the recognizer scales every crop to
-    # 48 px high, so side margins only cost width (time) while the vertical ones help it read
-    pv, ph = max(2, round(0.35 * line.h)), max(2, round(0.15 * line.h))
+    # a third of the height above and below, less at the sides of a long line: the recognizer scales
+    # every crop to 48 px high, so side margins cost width (time); a word of two or three letters
+    # keeps wide ones, without which it reads "1C" as "10"
+    pv = max(2, round(0.35 * line.h))
+    ph = max(2, round((0.35 if line.w < 4 * line.h else 0.15) * line.h))
     out = np.empty((line.h + 2 * pv, line.w + 2 * ph, 3), np.uint8)
     out[:, :] = np.array(line.bg, np.uint8)
     out[pv:pv + line.h, ph:ph + line.w] = rgb[line.y:line.y + line.h, line.x:line.x + line.w]
