@@ -97,7 +97,7 @@ def test_intake_labels_above_every_control_found_and_named(app, screen, source, 
     assert {e.name for e in els if e.role == "button"} == {"Save", "Clear"}
 
 
-def test_sample_form_labels_left(app, screen, source):
+def test_sample_form_labels_left(app, screen, source, mouse):
     from actions.coords import Rect
 
     _, state = app("form", "--font-size", "11")
@@ -106,8 +106,10 @@ def test_sample_form_labels_left(app, screen, source):
     check_all(s, els)
     inside = source.snapshot(frame, area=Rect(*s["window"]))  # the window alone gives the same controls
     assert sorted(e.label() for e in inside if e.interactive) == sorted(e.label() for e in els if e.interactive)
-    first = next(e for e in els if e.name == "First name" and e.role == "entry")
-    assert "focused" in first.states  # the app focuses it at start (caret or Tk's focus ring)
+    click(mouse, locate(els, ElementQuery(role="entry", name="Phone")))
+    s, frame = settled(screen, state, lambda st: "focused" in next(e for e in st["elements"] if e["key"] == "phone")["states"])
+    focused = [e for e in source.snapshot(frame) if "focused" in e.states]
+    assert [e.name for e in focused] == ["Phone"]  # from the caret or Tk's focus ring
 
 
 def test_male_is_not_female_and_states_follow_real_clicks(app, screen, source, mouse):

@@ -18,7 +18,7 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass, field
 
-from agent.elements.detect import Layout
+from agent.elements.detect import Indicator, Layout
 from agent.elements.regions import Box, lum
 
 
@@ -28,6 +28,8 @@ DIM = 0.62  # a line's contrast under this share of the screen's usual contrast 
 
 @dataclass(eq=False)
 class Text:
+    """A line of text as read: where, what, how sure, how strong its ink, which box holds it."""
+
     x: int
     y: int
     w: int
@@ -61,6 +63,9 @@ class Text:
 
 @dataclass(eq=False)
 class Control:
+    """A control being named: its role, bounds (image pixels), the box or indicator it came from,
+    the texts inside it; ``name``, ``value``, ``group``, ``row`` and ``states`` are filled in steps."""
+
     role: str
     x: int
     y: int
@@ -116,6 +121,7 @@ def classify(layout: Layout, texts: list[Text]) -> tuple[list[Control], list[int
     ref = sorted(t.contrast for t in texts)[int(0.9 * (len(texts) - 1))] if texts else 255
     for t in texts:
         t.dim = t.contrast < DIM * ref
+
     def hole(b: Box) -> bool:  # the inside of a letter, not a control
         return b.kind == "box" and (b.w < 16 or b.h < 10 or any(
             t.x <= b.x and t.y <= b.y and b.right <= t.right and b.bottom <= t.bottom for t in texts))
@@ -228,6 +234,7 @@ def _options(k: int, boxes: list[Box], texts: list[Text], of: "Control | None") 
 
 
 def owner_of(boxes: list[Box], cx: float, cy: float, skip_small: bool = False) -> int | None:
+    """The index of the smallest box containing the point (``skip_small``: not an indicator's own)."""
     best = None
     for k, b in enumerate(boxes):
         if b.kind != "box" or not (b.x <= cx < b.right and b.y <= cy < b.bottom):

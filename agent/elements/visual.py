@@ -11,7 +11,7 @@ Every line's pixels (its crop, with the background around its letters made unifo
 painted out) are hashed, and a line whose pixels were read before is not read again — whether it
 moved, the window was resized or nothing happened. When the pixels that changed lie inside boxes and
 hold no new box (typing, a tick, a caret), the box pass — the costliest part of detection — is
-skipped too and the previous boxes are reused (``agent.elements.incremental``); everything else is
+skipped too and the previous boxes are reused (``boxes_still_hold`` below); everything else is
 recomputed from the new pixels. So an incremental snapshot is *the same function* of the frame as a
 cold one: same elements, less work. An unchanged frame returns the previous elements outright.
 
@@ -25,14 +25,15 @@ import hashlib
 import time
 from collections import OrderedDict
 
+import cv2
 import numpy as np
 
 from actions.coords import Rect
 from agent.elements.labels import frame_titles, group_radios, label_fields, name_indicators, table_rows
 from agent.elements.roles import Control, Text, classify, fill_values, focus, heading_test
-from agent.elements.detect import Layout, Line, detect
-from agent.elements.incremental import boxes_still_hold
+from agent.elements.detect import Layout, Line, Structure, detect
 from agent.elements.model import Element, ScreenModel, clean_text, sort_elements
+from agent.elements.regions import INDICATOR_SIZES, Box, find_regions, maxdiff
 from model.ocr import RapidOcrEngine, content_box
 
 #: Internal control states that are not element states.
@@ -56,6 +57,78 @@ def line_crop(rgb: np.ndarray, line: Line, carets: list[tuple[int, int, int, int
         if x0 < x1 and y0 < y1:
             out[pv + y0 - line.y:pv + y1 - line.y, ph + x0 - line.x:ph + x1 - line.x] = line.bg
     return out
+
+
+# incremental: may the previous frame's boxes be kept? ---------------------------------------------
+
+def significant(b: Box) -> bool:
+    """A box that can be (part of) a control: not a letter's hole."""
+    lo, hi = INDICATOR_SIZES
+    return (b.w >= 16 and b.h >= 10) or (lo <= b.w <= hi and lo <= b.h <= hi)
+
+
+def _meets(r: tuple[int, int, int, int], x: int, y: int, w: int, h: int) -> bool:
+    return r[0] < x + w and x < r[0] + r[2] and r[1] < y + h and y < r[1] + r[3]
+
+
+def _within(r: tuple[int, int, int, int], x: int, y: int, w: int, h: int) -> bool:
+    return x <= r[0] and y <= r[1] and r[0] + r[2] <= x + w and r[1] + r[3] <= y + h
+
+
+def _changes(before: np.ndarray, after: np.ndarray) -> tuple[list[tuple], list[tuple]]:
+    """The changed pixels: their exact pieces (x, y, w, h), and the areas that group them (pieces
+    within a few pixels of each other, as the letters of a typed word)."""
+    mask = (maxdiff(before, after) > 0).astype(np.uint8)
+    pts = cv2.findNonZero(mask)
+    if pts is None:
+        return [], []
+    x, y, w, h = cv2.boundingRect(pts)  # label only around the changes (usually a field or two)
+    H, W = mask.shape
+    x0, y0, x1, y1 = max(0, x - 6), max(0, y - 6), min(W, x + w + 6), min(H, y + h + 6)
+    diff = mask[y0:y1, x0:x1]
+    n, _, st, _ = cv2.connectedComponentsWithStats(diff, connectivity=8)
+    pieces = [(int(a) + x0, int(b) + y0, int(c), int(d)) for a, b, c, d, _ in st[1:]]
+    m, _, st2, _ = cv2.connectedComponentsWithStats(cv2.dilate(diff, np.ones((5, 9), np.uint8)), connectivity=8)
+    areas = []
+    for a, b, c, d, _ in st2[1:]:  # the dilation's extent, clipped back to the image
+        ax, ay = max(0, int(a) + x0), max(0, int(b) + y0)
+        areas.append((ax, ay, min(W, int(a) + x0 + int(c)) - ax, min(H, int(b) + y0 + int(d)) - ay))
+    return pieces, areas
+
+
+def boxes_still_hold(st: Structure, before: np.ndarray, after: np.ndarray, max_share: float = 0.25) -> bool:
+    """True when the boxes of ``st`` (found on ``before``) are the boxes of ``after`` too.
+
+    Why that can be known without the box pass: boxes depend on region boundaries only. Typing into
+    a field, a caret blinking, a tick or a radio dot appearing, a status line changing its words all
+    change pixels *inside* a box and add no box of their own (a letter's holes are too small to
+    count). So the answer is yes when every changed piece lies inside one box's region, or away from
+    every box, without touching a border ring (a focus ring appearing changes a border's thickness),
+    and no changed area holds a new box-sized region (a selection band, a tooltip, a pop-up). Anything
+    else — a resize, a pop-up, more than ``max_share`` of the area changed — is no, and the caller runs
+    the full pass. Everything after the box pass is recomputed from the new pixels either way, so the
+    result equals a cold snapshot of the frame."""
+    if before.shape != after.shape:
+        return False
+    H, W = after.shape[:2]
+    pieces, areas = _changes(before, after)
+    if sum(w * h for _, _, w, h in areas) > max_share * W * H:
+        return False
+    known = [b for b in st.boxes if significant(b)] + [b for b, _ in st.discs]
+    for r in pieces:
+        for b in known:
+            ox, oy, ow, oh = b.outer() if b.border else (b.x - 1, b.y - 1, b.w + 2, b.h + 2)
+            if _meets(r, ox, oy, ow, oh) and not _within(r, b.x, b.y, b.w, b.h):
+                return False  # it reaches a border ring, or crosses a box's edge
+    for x, y, w, h in areas:
+        x0, y0, x1, y1 = max(0, x - 2), max(0, y - 2), min(W, x + w + 2), min(H, y + h + 2)
+        boxes, discs = find_regions(np.ascontiguousarray(after[y0:y1, x0:x1]))
+        for b in boxes + [d for d, _ in discs]:
+            if not significant(b) or b.x == 0 or b.y == 0 or b.right == x1 - x0 or b.bottom == y1 - y0:
+                continue  # a letter's hole, or a region running out of the changed area (its box)
+            if not any(o.x == b.x + x0 and o.y == b.y + y0 and o.w == b.w and o.h == b.h for o in known):
+                return False  # a new box (a selection band, a pop-up) inside the change
+    return True
 
 
 class VisualSource:
@@ -96,7 +169,7 @@ class VisualSource:
         known = None
         if self._last is not None and self._last[0] == key and self._last[3] is not None and \
                 boxes_still_hold(self._last[3], self._last[1], crop):
-            known = self._last[3]  # only the insides of boxes changed: keep the boxes (see incremental)
+            known = self._last[3]  # only the insides of boxes changed: keep the boxes
             self.stats["kept_boxes"] += 1
         layout = detect(crop, known)
         t1 = time.perf_counter()
