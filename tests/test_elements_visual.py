@@ -133,6 +133,20 @@ def test_male_is_not_female_and_states_follow_real_clicks(app, screen, source, m
     check_all(s, m)
     sc = score(truth_from_state(s), m)
     assert sc.state_accuracy == 1.0
+    # a few levels of noise on every pixel (a lossy remote desktop, dithering) flips no state or name
+    import numpy as np
+    from PIL import Image
+
+    from agent.screen import Frame
+
+    rgb = np.asarray(frame.image).astype(np.int16)
+    noisy = np.clip(rgb + np.random.default_rng(1).integers(-3, 4, rgb.shape), 0, 255).astype(np.uint8)
+    again = VisualSource().snapshot(Frame(Image.fromarray(noisy), frame.left, frame.top, frame.taken_at))
+
+    def seen(els):
+        return sorted((e.role, e.name, e.checked) for e in els if e.interactive)
+
+    assert seen(again) == seen(m)
     click(mouse, locate(m, ElementQuery(role="radio", name="Female")))
     click(mouse, locate(m, ElementQuery(role="checkbox", name="Has allergies")))
     s, frame = settled(screen, state, lambda st: st["values"]["sex"] == "Female" and not st["values"]["allergies"])

@@ -38,6 +38,7 @@ def row_text(trip: tuple[str, ...]) -> str:
 class ResultsApp:
     def __init__(self, root: tk.Tk, *, state: str | None = None, font_size: int = 10) -> None:
         self.root, self.state_path = root, state
+        self._pending: str | None = None
         root.title(TITLE)
         bg, stripe = "#f4f4f4", "#e2e8f0"
         root.configure(bg=bg, padx=18, pady=12)
@@ -88,7 +89,8 @@ class ResultsApp:
         if state:
             for var in (self.status, self.direct):
                 var.trace_add("write", lambda *_: self.write_state())
-            root.bind("<Configure>", lambda e: root.after(30, self.write_state) if e.widget is root else None)
+            # any widget moving (a resize reflows every column) rewrites the state once things settle
+            root.bind_all("<Configure>", lambda e: self._soon(), add="+")
             root.bind_all("<Map>", lambda e: root.after(20, self.write_state), add="+")  # widgets drawn
             root.after(80, self.write_state)
 
@@ -134,6 +136,15 @@ class ResultsApp:
             if b.winfo_ismapped():
                 out.append(widget_truth(b, f"select:{trip[0]}", "Select", row=row_text(trip)))
         return out
+
+    def _soon(self) -> None:
+        if self._pending is not None:
+            self.root.after_cancel(self._pending)
+        self._pending = self.root.after(40, self._flush)
+
+    def _flush(self) -> None:
+        self._pending = None
+        self.write_state()
 
     def write_state(self) -> None:
         if not self.state_path:
