@@ -21,7 +21,7 @@ import datetime as dt
 import sqlite3
 import tkinter as tk
 
-from tasks.apps.state import write_state
+from tasks.apps.state import widget_truth, write_state
 
 TITLE = "desk-agent booking"
 
@@ -72,6 +72,7 @@ class BookingApp:
         self.font, self.big = ("DejaVu Sans", 14), ("DejaVu Sans", 18, "bold")
         self.page = "search"
         self.widgets: dict[str, tk.Widget] = {}
+        self.names: dict[str, str] = {}  # widget key -> the label or caption a person reads
         self.texts: list[str] = []
         self.trap_triggered = False
         self.message = ""
@@ -96,6 +97,7 @@ class BookingApp:
         for w in self.body.winfo_children():
             w.destroy()
         self.widgets, self.texts, self.page = {}, [], page
+        self.names = {}
 
     def label(self, text: str, x: int, y: int, font=None, **kw) -> tk.Label:
         lab = tk.Label(self.body, text=text, font=font or self.font, anchor="w", **kw)
@@ -108,11 +110,13 @@ class BookingApp:
         e = tk.Entry(self.body, textvariable=self.vars[name], font=self.font)
         e.place(x=x + 200, y=y - 4, width=width, height=34)
         self.widgets[name] = e
+        self.names[name] = label
 
     def button(self, name: str, text: str, x: int, y: int, command, width: int = 0, parent=None) -> tk.Button:
         b = tk.Button(parent or self.body, text=text, font=self.font, command=command)
         b.place(x=x, y=y, height=40, **({"width": width} if width else {}))
         self.widgets[name] = b
+        self.names[name] = text
         self.texts.append(text)
         return b
 
@@ -236,20 +240,24 @@ class BookingApp:
         return [w.winfo_rootx(), w.winfo_rooty(), w.winfo_width(), w.winfo_height()]
 
     def save(self) -> None:
-        widgets, disabled = {}, []
+        widgets, disabled, elements = {}, [], []
         for k, w in list(self.widgets.items()):
             try:
                 if w.winfo_ismapped():
                     widgets[k] = self.box(w)
                     if str(w.cget("state")) == "disabled":
                         disabled.append(k)
+                    value = self.vars[k].get() if k in self.vars and k != "card" else None
+                    caption = str(w.cget("text")) if isinstance(w, tk.Button) else self.names.get(k, "")
+                    elements.append(widget_truth(w, k, caption, value=value))
             except tk.TclError:  # destroyed meanwhile
                 continue
         state = {"page": self.page, "message": self.message, "texts": self.texts, "widgets": widgets,
                  "disabled": disabled,
                  "window": self.box(self.root), "trap_triggered": self.trap_triggered,
                  "popup": self.popup is not None, "last_ref": self.last_ref,
-                 "fields": {k: v.get() for k, v in self.vars.items() if k != "card"}}
+                 "fields": {k: v.get() for k, v in self.vars.items() if k != "card"},
+                 "elements": elements}  # ground truth for element sources (tasks.apps.state.widget_truth)
         write_state(self.state_path, state)
 
 

@@ -18,7 +18,7 @@ import argparse
 import tkinter as tk
 from pathlib import Path
 
-from tasks.apps.state import write_state
+from tasks.apps.state import widget_truth, write_state
 
 TITLE = "desk-agent editor"
 
@@ -125,9 +125,15 @@ class EditorApp:
         widgets = {"name": self.name_entry, "open": self.open_b, "save": self.save_b, "delete": self.delete_b,
                    "text": self.text, "find": self.find_entry, "replace_with": self.repl_entry,
                    "replace_all": self.replace_b}
+        names = {"name": "File name", "open": "Open", "save": "Save", "delete": "Delete file", "text": "",
+                 "find": "Find", "replace_with": "Replace with", "replace_all": "Replace all"}
+        values = {"name": self.name.get(), "text": self.text.get("1.0", "end-1c"), "find": self.find.get(),
+                  "replace_with": self.repl.get()}
         state = {"status": self.status, "current": self.current, "deleted": self.deleted,
                  "text": self.text.get("1.0", "end-1c"), "window": self.box(self.root),
-                 "widgets": {k: self.box(w) for k, w in widgets.items()}}
+                 "widgets": {k: self.box(w) for k, w in widgets.items()},
+                 # ground truth for element sources; the text area has no label a person could read
+                 "elements": [widget_truth(w, k, names[k], value=values.get(k)) for k, w in widgets.items()]}
         write_state(self.state_path, state)
 
 

@@ -16,7 +16,9 @@ do not ask for a confirmation on every row of the demo.
 With ``--state FILE`` (the ``form.*`` tasks of ``agent eval``) it also rewrites a JSON state file on
 every change, like the other bundled apps: the widgets' boxes in screen coordinates keyed by field
 name (plus ``save``, ``clear`` and, while the country list is open, ``option:<country>``), the
-current values, the status message and the number of stored submissions. Without it nothing changes.
+current values, the status message, the number of stored submissions and ``elements``, the ground
+truth element sources are measured against (``tasks.apps.state.widget_truth``). Without it nothing
+changes.
 
     python -m tasks.apps.form --db /tmp/form.sqlite [--state /tmp/form.json] [--geometry 620x560+40+30]
         [--dark] [--font-size 12] [--exit-with-parent]
@@ -36,7 +38,7 @@ import tkinter as tk
 from pathlib import Path
 from tkinter import ttk
 
-from tasks.apps.state import write_state
+from tasks.apps.state import widget_truth, write_state
 
 TITLE = "desk-agent sample form"
 COUNTRIES = ("Norway", "Sweden", "Denmark", "Finland", "Iceland", "Germany", "France", "Spain")
@@ -153,6 +155,8 @@ class FormApp:
         for var in (*self.vars.values(), self.status):
             var.trace_add("write", lambda *_: self.write_state())
         root.bind("<Configure>", lambda e: self.write_state() if e.widget is root else None)
+        root.bind_all("<Map>", lambda e: root.after(20, self.write_state), add="+")  # widgets drawn
+        root.bind_all("<FocusIn>", lambda e: root.after(10, self.write_state), add="+")
         # the country list is a separate Tk toplevel (the combobox's popdown): publish its items' boxes
         # once it is shown, and drop them when it is hidden
         self.popdown = str(root.tk.call("ttk::combobox::PopdownWindow", str(self.combo)))
@@ -190,11 +194,24 @@ class FormApp:
             "options": [k.split(":", 1)[1] for k in options],
             "status": self.status.get(),
             "submissions": count,
+            "elements": self.elements(),
         })
 
     def show_saved(self) -> None:
         latest = read_submissions(self.db)[::-1][:SAVED_SHOWN]
         self.saved.set("\n".join(f"#{r['id']}  {r['email']}" for r in latest) or "(none yet)")
+
+    def elements(self) -> list[dict]:
+        """Ground truth for element sources: every widget's role, the label a person reads, value, box."""
+        names = dict(TEXT_FIELDS) | {"country": "Country", "newsletter": "Subscribe to newsletter",
+                                     "terms": "I accept the terms", "save": "Save", "clear": "Clear"}
+        v = self.values()
+        out = []
+        for key, w in self.widgets.items():
+            checkable = key in ("newsletter", "terms")
+            value = None if checkable or key in ("save", "clear") else v[key]
+            out.append(widget_truth(w, key, names[key], value=value, checked=bool(v[key]) if checkable else None))
+        return out
 
     def values(self) -> dict:
         v = {k: (var.get().strip() if isinstance(var, tk.StringVar) else bool(var.get()))

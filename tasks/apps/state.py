@@ -34,3 +34,42 @@ def read_state(path: str | os.PathLike, pred: Callable[[dict], bool] = lambda s:
         if time.monotonic() > deadline:
             raise TimeoutError(f"app state in {path} never matched within {timeout:g} s; last: {last}")
         time.sleep(0.03)
+
+
+#: Tk widget classes -> element roles (``agent.elements.model.ROLES``), for the ground truth below.
+TK_ROLES = {
+    "Entry": "entry", "TEntry": "entry", "Text": "textarea", "Spinbox": "spinbox", "TSpinbox": "spinbox",
+    "TCombobox": "combobox", "Checkbutton": "checkbox", "TCheckbutton": "checkbox", "Radiobutton": "radio",
+    "TRadiobutton": "radio", "Button": "button", "TButton": "button", "Label": "label", "TLabel": "label",
+}
+
+
+def widget_truth(w, key: str, name: str, *, value=None, group: str | None = None, row: str | None = None,
+                 checked: bool | None = None) -> dict:
+    """One widget as the app itself knows it: the ground truth an element source is measured against.
+
+    ``name`` is what a person reads for it (the label next to or above an entry, a button's caption,
+    the text of a tick box); ``box`` comes from Tk's own ``winfo_rootx/rooty/width/height`` (screen
+    pixels, the widget's border included). ``states`` uses the element model's state names ("enabled"
+absent means greyed out)."""
+    cls = w.winfo_class()
+    states = ["enabled"]
+    try:
+        st = str(w.cget("state"))
+    except Exception:  # noqa: BLE001 - a ttk widget keeps its state elsewhere
+        st = "disabled" if "disabled" in w.state() else ""
+    if st == "disabled":
+        states.remove("enabled")
+    elif st == "readonly":
+        states.append("readonly")
+    if checked:
+        states.append("checked")
+    try:
+        if w.focus_get() is w:
+            states.append("focused")
+    except Exception:  # noqa: BLE001 - focus_get fails while a popdown owns the focus
+        pass
+    return {"key": key, "class": cls, "role": TK_ROLES.get(cls, "other"), "name": name, "value": value,
+            "group": group, "row": row, "states": states,
+            "box": [w.winfo_rootx(), w.winfo_rooty(), w.winfo_width(), w.winfo_height()],
+            "mapped": bool(w.winfo_ismapped())}
