@@ -60,6 +60,6 @@ def test_inspect_at_a_point_and_the_table(a11y_display, site):
     [e] = json.loads(r.stdout)
     assert (e["role"], e["name"]) == ("button", "Search trains")
     r = agent(a11y_display.env, "--interactive")
-    assert r.returncode == 0 and "Search trains" in r.stdout and "sources: a11y" in r.stdout
+    assert r.returncode == 0 and "Search trains" in r.stdout and "sources: a11y" in r.stdout, r.stdout
     r = agent(a11y_display.env, "--at", "5,5")
     assert r.returncode == 1 and "no element" in r.stderr
