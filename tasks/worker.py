@@ -64,6 +64,7 @@ def run_on_display(inst: TaskInstance, out: Path, *, policy: str = "oracle", gro
     from actions.executor import Executor
     from actions.safety import SafetyPolicy, TerminalConfirmer
     from agent.elements.probe import LiveScreenProbe
+    from agent.elements.snapshot import ElementModeler
     from agent.screen import Screen
     from agent.steps import StepRunner
     from agent.trajectory import TrajectoryWriter
@@ -84,7 +85,7 @@ def run_on_display(inst: TaskInstance, out: Path, *, policy: str = "oracle", gro
         with Screen() as screen:
             writer = TrajectoryWriter(out / "trajectory", kind="eval", meta={
                 "goal": inst.goal, "task": inst.spec.id, "seed": inst.seed, "policy": policy, "params": inst.params})
-            runner = StepRunner(ex, screen, writer)
+            runner = StepRunner(ex, screen, writer, elements=ElementModeler.auto())
             t = time.monotonic()
             ending, answer = "error", None
             try:

@@ -166,7 +166,7 @@ document.getElementById('pay').onclick = () => fetch('/pay', {method: 'POST'});
 
 
 @pytest.fixture
-def pay_web(xdisplay):
+def pay_web(a11y_display):
     got: dict[str, list[bytes]] = {}
 
     class Handler(BaseHTTPRequestHandler):
@@ -190,7 +190,7 @@ def pay_web(xdisplay):
     srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=srv.serve_forever, daemon=True).start()
     browser = launch_chromium(f"http://127.0.0.1:{srv.server_address[1]}/", size=(760, 420), position=(60, 60),
-                              env=xdisplay.env, ready=lambda: "/boxes" in got)
+                              env=a11y_display.env, ready=lambda: "/boxes" in got)
     try:
         yield json.loads(got["/boxes"][0]), (lambda: len(got.get("/pay", [])))
     finally:
@@ -198,18 +198,35 @@ def pay_web(xdisplay):
         srv.shutdown()
 
 
-def test_a_click_on_a_web_pay_button_is_asked_about(xdisplay, pay_web):
+def test_a_click_on_a_web_pay_button_is_asked_about(a11y_display, pay_web, tmp_path):
     boxes, paid = pay_web
+    env = a11y_display.env
     x, y = (round(v) for v in centre(boxes["pay"]))
-    r = agent(xdisplay.env, "do", click_json(x, y, target="the green one"), "--no-kill-hotkey")
+    r = agent(env, "do", click_json(x, y, target="the green one"), "--no-kill-hotkey")
     assert r.returncode == 3, r.stdout + r.stderr
+    # the accessibility tree names the button under the pointer; the drawn caption is read too
+    assert "element under the pointer (button) reads 'Pay €12.00'" in r.stderr, r.stderr
     time.sleep(0.5)
     assert paid() == 0
-    r = agent(xdisplay.env, "do", click_json(*(round(v) for v in centre(boxes["back"]))), "--no-kill-hotkey")
+    r = agent(env, "do", click_json(*(round(v) for v in centre(boxes["back"]))), "--no-kill-hotkey")
     assert r.returncode == 0, r.stdout + r.stderr
-    r = agent(xdisplay.env, "do", click_json(x, y), "--yes", "--no-kill-hotkey")
+    r = agent(env, "do", click_json(x, y), "--yes", "--no-kill-hotkey")
     assert r.returncode == 0, r.stdout + r.stderr
     deadline = time.monotonic() + 10
     while paid() < 1 and time.monotonic() < deadline:
         time.sleep(0.1)
     assert paid() == 1
+
+
+def test_a_model_click_on_the_web_pay_button_without_element_info_is_stopped(a11y_display, pay_web, tmp_path):
+    boxes, paid = pay_web
+    answer = (f"I click it.\n<|begin_of_box|>left_click(start_box='{_thousandths(boxes['pay'])}')<|end_of_box|>\n"
+              "Memory:\n[]")
+    with FakeOpenAI([answer]) as srv:
+        out = tmp_path / "run"
+        r = agent(a11y_display.env, "run", "pay", "--model-url", srv.url, "--no-kill-hotkey", "--out", str(out))
+    assert r.returncode == 3, r.stdout + r.stderr
+    stop = read_trajectory(out).steps[-1]["safety_stop"]
+    assert "(button) reads 'Pay €12.00'" in stop, stop
+    time.sleep(0.5)
+    assert paid() == 0

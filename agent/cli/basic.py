@@ -17,7 +17,7 @@ from actions.errors import SafetyStop
 from actions.killswitch import DEFAULT_HOTKEY
 from agent.cli.common import (KillOpt, MaxSecondsOpt, MaxStepsOpt, ModelNameOpt, ModelUrlOpt, NoKillOpt, RiskyOpt,
                               ViewControlOpt, ViewOpt, YesOpt, app, build_executor, console, err, fail,
-                              start_virtual, tool_version, view_line)
+                              start_virtual, tool_version, view_line, element_modeler)
 from agent.untrusted import shown
 
 
@@ -142,7 +142,7 @@ def do(
                 writer = TrajectoryWriter(out, kind="do", meta={"dry_run": dry_run})
             except TrajectoryError as e:
                 raise fail(str(e))
-        runner = StepRunner(ex, screen, writer)
+        runner = StepRunner(ex, screen, writer, elements=None if dry_run else element_modeler())
         status = {"ok": True}
         try:
             for a in todo:

@@ -65,6 +65,14 @@ ModelNameOpt = Annotated[Optional[str], typer.Option("--model", help="Served mod
 ApiKeyOpt = Annotated[Optional[str], typer.Option(help="API key of the model server, env AGENT_API_KEY.")]
 
 
+def element_modeler():
+    """The screen element model for a command that acts on this desktop: the accessibility tree when a
+    bus answers, the visual parse always (``agent.elements.snapshot.ElementModeler.auto``)."""
+    from agent.elements.snapshot import ElementModeler
+
+    return ElementModeler.auto()
+
+
 def fail(message: str, code: int = 2) -> "typer.Exit":
     """Print ``message`` as an error (it quotes file names, screen or model text: data, never markup)
     and return the ``typer.Exit`` to raise."""

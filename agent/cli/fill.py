@@ -32,7 +32,7 @@ from actions.killswitch import DEFAULT_HOTKEY
 from agent.untrusted import shown
 from agent.cli.common import (ApiKeyOpt, KillOpt, MaxSecondsOpt, MaxStepsOpt, ModelNameOpt, ModelUrlOpt, NoKillOpt, RiskyOpt,
                        YesOpt, build_executor, fail,
-                       start_virtual, app, console, err)
+                       start_virtual, app, console, err, element_modeler)
 
 
 def _start_sample(stack: ExitStack, out: Path, runner) -> Path:
@@ -179,7 +179,7 @@ def fill(
             except TrajectoryError as e:
                 raise fail(str(e))
         settle = SettleConfig(interval=0.03, stable_for=settle_ms / 1000, timeout=3.0)
-        runner = StepRunner(ex, screen, writer, settle=settle)
+        runner = StepRunner(ex, screen, writer, settle=settle, elements=element_modeler())
         filler = FillRunner(script, runner, ground, out=folder)
         db = _start_sample(stack, folder, filler) if app_name == "sample" else None
         console.print(f"[bold]{shown(script.name)}[/]: {len(plan.todo)} of {len(rows)} rows · grounder {ground.name} "

@@ -18,7 +18,7 @@ from actions import secrets
 from actions.errors import SafetyStop
 from actions.killswitch import DEFAULT_HOTKEY
 from agent.cli.common import (ApiKeyOpt, KillOpt, ModelNameOpt, ModelUrlOpt, NoKillOpt, RiskyOpt, YesOpt, build_executor, fail,
-                       start_virtual, app, console, err)
+                       start_virtual, app, console, err, element_modeler)
 from agent.record.recorder import DEFAULT_SECRET, DEFAULT_STOP
 from agent.untrusted import shown
 
@@ -218,7 +218,7 @@ def replay(
             ex = build_executor(dry_run=False, yes=yes, max_steps=len(rec.steps) + 5, max_seconds=max_seconds,
                            risky_words=risky_words, kill_hotkey=kill_hotkey, no_kill_hotkey=no_kill_hotkey,
                            stack=stack)
-            runner = StepRunner(ex, screen, writer, model_size=None)
+            runner = StepRunner(ex, screen, writer, model_size=None, elements=element_modeler())
         opts = ReplayOptions(speed=speed, start=start, variables=variables, find_timeout=find_timeout,
                              confirm=confirm)
         player = Replayer(rec, screen, runner=runner, writer=writer, options=opts,

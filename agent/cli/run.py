@@ -20,7 +20,7 @@ import typer
 from actions import secrets
 from actions.killswitch import DEFAULT_HOTKEY
 from agent.cli.common import (ApiKeyOpt, KillOpt, MaxSecondsOpt, MaxStepsOpt, ModelNameOpt, ModelUrlOpt, NoKillOpt,
-                       RiskyOpt, YesOpt, build_executor, fail, start_virtual, app, console, err)
+                       RiskyOpt, YesOpt, build_executor, fail, start_virtual, app, console, err, element_modeler)
 from agent.untrusted import shown
 
 
@@ -91,7 +91,8 @@ def run(
             raise fail(str(e))
         except Exception as e:  # no display
             raise fail(f"cannot capture the screen: {e}. Try --virtual or `agent doctor`.")
-        runner = StepRunner(ex, screen, writer, model_size=limit, image_format=image_format)
+        runner = StepRunner(ex, screen, writer, model_size=limit, image_format=image_format,
+                            elements=element_modeler())
         console.print(f"[bold]goal:[/] {shown(goal)}\n[dim]model: {shown(settings.describe())} · screen {w}x{h} "
                       f"→ {limit[0]}x{limit[1]} · trajectory {shown(folder)}[/]")
         status = stack.enter_context(console.status("observing…"))
