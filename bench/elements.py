@@ -21,16 +21,14 @@ grows), so the figures show how the cost grows with the window. booking and edit
 visual source and were never tuned against: they are the held-out rows.
 The machine's load average is printed with the figures: on a shared 2-core machine timings vary.
 
-Where other sources plug in: ``PAIRS`` maps (source, app) to a function ``(desk, size, repeat) ->
-Row``. The accessibility source (``agent.elements.a11y``, for Chromium and GTK apps, with DOM / GTK
-ground truth) is built on another branch; its rows are listed with what they need and report
-"not measured" until that source and those apps exist here.
+The accessibility source's rows (the web app in Chromium against its DOM, a GTK app against a
+pyatspi walk of its tree) are in ``bench/elements_a11y.py``; for them *cold* is a new source, *same*
+the same source again, *ticked* the calendar screen of the web app.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import statistics
@@ -47,6 +45,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from agent.desktop import VirtualDesktop  # noqa: E402
 from tasks.apps.state import read_state  # noqa: E402
 from tasks.element_truth import Score, score, truth_from_state  # noqa: E402
+from bench.elements_a11y import gtk_yad, web_chromium  # noqa: E402
 
 #: app -> module, geometry at 1280x800, font size (None: the app has no option), extra arguments.
 #: booking and editor were written before the visual source and never tuned against: held out.
@@ -225,26 +224,11 @@ def _resize(desk: VirtualDesktop, tk: TkApp, size: tuple[int, int], title: str =
     tk.wait(lambda s: s["window"][2] == w)
 
 
-def not_here(source: str, app: str, needs: str) -> Callable:
-    """A pair whose source or app is not on this branch: listed, never faked."""
-
-    def run(desk: VirtualDesktop, size: tuple[int, int], repeat: int) -> Row:
-        return Row(source, app, f"{size[0]}x{size[1]}", note=f"not measured: {needs}")
-
-    return run
-
-
-def a11y_available() -> bool:
-    return importlib.util.find_spec("agent.elements.a11y") is not None
-
-
-#: (source, app) -> measurement. The a11y rows are the place for the accessibility source: replace
-#: ``not_here`` with a function that starts the app (Chromium on a local page with a DOM dump as truth,
-#: a GTK app with its widget tree as truth), snapshots with the a11y source and returns a ``Row``.
+#: (source, app) -> measurement (the accessibility rows live in ``bench/elements_a11y.py``).
 PAIRS: dict[tuple[str, str], Callable] = {
     **{("visual", f"tk:{a}"): visual_tk(a) for a in APPS},
-    ("a11y", "web:chromium"): not_here("a11y", "web:chromium", "agent.elements.a11y and a web form with DOM truth"),
-    ("a11y", "gtk"): not_here("a11y", "gtk", "agent.elements.a11y and a GTK app with widget truth"),
+    ("a11y", "web:chromium"): web_chromium(Row),
+    ("a11y", "gtk:yad"): gtk_yad(Row),
 }
 
 

@@ -158,13 +158,15 @@ def our_states(bits: int) -> frozenset[str]:
 
 def our_role(role: int, bits: int) -> str | None:
     """Our role for an AT-SPI role with its states (a multi-line entry is a textarea; an editable
-    text is an entry, a non-editable one text)."""
+    text is an entry, a non-editable one text; a list item nobody can select or focus is text)."""
     r = ROLE_MAP.get(role)
     if r in ("entry", "text") and role in TEXT_ROLES:
         if has_state(bits, "multi-line") and (has_state(bits, "editable") or r == "entry"):
             return "textarea"
         if has_state(bits, "editable"):
             return "entry"
+    if r == "listitem" and not (has_state(bits, "selectable") or has_state(bits, "focusable")):
+        return "text"  # an item of a plain list (a page's <li>): words to read, not something to pick
     return r
 
 

@@ -51,6 +51,7 @@ SOURCES = ("a11y", "visual", "both")
 
 #: Query-level role families: ``role="field"`` means any input a person types or chooses into.
 ROLE_FAMILIES: dict[str, frozenset[str]] = {
+    "button": frozenset({"button", "toggle"}),  # a button that stays pressed is still a button to a person
     "field": frozenset({"entry", "textarea", "spinbox", "combobox"}),
     "input": frozenset({"entry", "textarea", "spinbox", "combobox"}),
     "text_input": frozenset({"entry", "textarea", "spinbox"}),

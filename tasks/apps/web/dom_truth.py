@@ -40,7 +40,7 @@ function role(el) {
   if (ROLES[r]) return r === 'textbox' && el.getAttribute('aria-multiline') === 'true' ? 'textarea' : ROLES[r];
   const tag = el.tagName.toLowerCase();
   if (tag === 'a') return 'link';
-  if (tag === 'button') return 'button';
+  if (tag === 'button') return el.hasAttribute('aria-pressed') ? 'toggle' : 'button';  // ARIA: a toggle button
   if (tag === 'textarea') return 'textarea';
   if (tag === 'select') return el.multiple || el.size > 1 ? 'listbox' : 'combobox';
   if (tag === 'input') {
