@@ -126,13 +126,13 @@ def _finish(r: dict, out: Path, console: Console) -> int:
     traj = Path(r["trajectory"])
     problems = verify(traj) if (traj / "meta.json").exists() else ["no trajectory written"]
     page = _report(traj) if not problems else None
-    console.print(f"database: {out / 'app' / 'bookings.sqlite'}")
-    console.print(f"trajectory: {traj}  ({'verified' if not problems else '; '.join(problems)})")
+    console.print(f"database: {shown(out / 'app' / 'bookings.sqlite')}")
+    console.print(f"trajectory: {shown(traj)}  ({'verified' if not problems else shown('; '.join(problems))})")
     if page:
-        console.print(f"report: {page}")
+        console.print(f"report: {shown(page)}")
     secret = os.environ.get(CARD_ENV, "").encode()
     leaked = [str(p) for p in out.rglob("*") if secret and p.is_file() and secret in p.read_bytes()]
-    console.print(f"secret in files written: {'[red]YES ' + ', '.join(leaked) + '[/]' if leaked else 'no'}")
+    console.print(f"secret in files written: {'[red]YES ' + shown(', '.join(leaked)) + '[/]' if leaked else 'no'}")
     ok = bool(r.get("success")) and not problems and not leaked
     console.print("[bold green]demo passed: the ticket is in the database[/]" if ok else "[bold red]demo failed[/]")
     return 0 if ok else 1

@@ -46,6 +46,7 @@ class EvalConfig:
     workers: int = 1
     task_timeout: float = 240.0
     env: dict[str, str] = field(default_factory=dict)  # extra environment for the workers (model settings)
+    view: bool = False  # each task's desktop served to a browser (``agent eval --view``)
 
 
 def plan(specs: list[TaskSpec], cfg: EvalConfig) -> list[tuple[TaskSpec, int]]:
@@ -78,6 +79,11 @@ class _Running:
     proc: subprocess.Popen
     log: Path
     started: float
+    announced: bool = False  # its live view's URL was passed on
+
+    @property
+    def key(self) -> str:
+        return f"{self.spec.id}-s{self.seed}"
 
     def base(self, cfg: EvalConfig) -> dict:
         return {"task": self.spec.id, "seed": self.seed, "key": f"{self.spec.id}-s{self.seed}", "app": self.spec.app,
@@ -95,6 +101,8 @@ def _start(spec: TaskSpec, seed: int, out: Path, cfg: EvalConfig) -> _Running:
             "--policy", cfg.policy, "--grounding", cfg.grounding, "--max-seconds", str(cfg.task_timeout - 20)]
     if not cfg.approve:
         argv.append("--no-approve")
+    if cfg.view:
+        argv.append("--view")
     env = {**os.environ, **cfg.env}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     log = folder / "worker.log"
@@ -102,6 +110,15 @@ def _start(spec: TaskSpec, seed: int, out: Path, cfg: EvalConfig) -> _Running:
         proc = subprocess.Popen(argv, stdout=f, stderr=subprocess.STDOUT, env=env, stdin=subprocess.DEVNULL, cwd=ROOT,
                                 start_new_session=True)  # its own group: one killpg ends it, its Xvfb and app
     return _Running(spec, seed, folder, proc, log, time.monotonic())
+
+
+def _view_url(r: _Running) -> str | None:
+    from tasks.worker import VIEW_FILE
+
+    try:
+        return (r.folder / VIEW_FILE).read_text().strip() or None
+    except OSError:
+        return None
 
 
 def kill_group(proc: subprocess.Popen, grace: float = TERM_GRACE_S) -> None:
@@ -131,11 +148,13 @@ def _collect(r: _Running, cfg: EvalConfig) -> dict:
 
 
 def run_eval(specs: list[TaskSpec], out: Path, cfg: EvalConfig,
-             on_result: Callable[[dict], None] | None = None, stop: StopRequest | None = None) -> list[dict]:
+             on_result: Callable[[dict], None] | None = None, stop: StopRequest | None = None,
+             on_view: Callable[[str, str], None] | None = None) -> list[dict]:
     """Run the plan ``cfg.workers`` at a time; append each result to ``out/results.jsonl`` as it ends.
 
     When ``stop`` is set, nothing more starts, the tasks in flight are killed (with their groups) and
-    recorded ``interrupted``, the queued ones ``not_run``; the list then holds every planned task."""
+    recorded ``interrupted``, the queued ones ``not_run``; the list then holds every planned task.
+    With ``cfg.view``, ``on_view(task key, url)`` is called once each task's live view is up."""
     out.mkdir(parents=True, exist_ok=True)
     todo = plan(specs, cfg)
     queue = deque(todo)
@@ -158,6 +177,11 @@ def run_eval(specs: list[TaskSpec], out: Path, cfg: EvalConfig,
             while queue and len(running) < max(1, cfg.workers):
                 running.append(_start(*queue.popleft(), out, cfg))
             for r in list(running):
+                if on_view is not None and cfg.view and not r.announced:
+                    url = _view_url(r)
+                    if url:
+                        r.announced = True
+                        on_view(r.key, url)
                 if r.proc.poll() is not None:
                     running.remove(r)
                     kill_group(r.proc, grace=0)

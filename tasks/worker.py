@@ -21,14 +21,19 @@ import os
 import sys
 import time
 import traceback
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 from tasks.spec import TaskInstance, load_specs
 
+#: Where a worker started with ``--view`` writes its live view's URL (the harness prints it).
+VIEW_FILE = "live-view.url"
+
 
 def run_instance(inst: TaskInstance, out: Path, *, policy: str = "oracle", grounding: str = "app",
-                 approve: bool = True, max_seconds: float = 180.0, size: tuple[int, int] = (1280, 800)) -> dict:
+                 approve: bool = True, max_seconds: float = 180.0, size: tuple[int, int] = (1280, 800),
+                 view: bool = False) -> dict:
     """Start a desktop, run ``inst`` with ``policy``, evaluate, tear down. Returns the result dict."""
     from agent.desktop import VirtualDesktop
 
@@ -39,8 +44,17 @@ def run_instance(inst: TaskInstance, out: Path, *, policy: str = "oracle", groun
                               "tags": list(inst.spec.tags), "trajectory": str(out / "trajectory")}
     # Xvfb stays in this worker's process group: the harness ends a task (time limit, Ctrl-C) with one
     # killpg, and nothing of it may outlive that
-    with VirtualDesktop(size, own_session=False) as desk:
+    with VirtualDesktop(size, own_session=False, accessibility=True) as desk, ExitStack() as stack:
         os.environ["DISPLAY"] = desk.display
+        from agent.desktop.a11y_bus import apply_env
+
+        if desk.a11y is not None:  # the task's app publishes its tree to the element model
+            stack.callback(apply_env(desk.a11y.env))
+        if view:  # agent eval --view: this task's desktop in a browser; the harness prints the URL
+            from agent.desktop.liveview import LiveView
+
+            live = stack.enter_context(LiveView(desk.display))
+            (out / VIEW_FILE).write_text(live.url)
         try:
             result |= run_on_display(inst, out, policy=policy, grounding=grounding, approve=approve,
                                          max_seconds=max_seconds)
@@ -156,6 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--grounding", default="app", choices=["app", "ocr", "ocr-strict"])
     ap.add_argument("--no-approve", action="store_true", help="refuse every risky action")
     ap.add_argument("--max-seconds", type=float, default=180.0)
+    ap.add_argument("--view", action="store_true", help=f"serve the desktop to a browser; the URL goes to OUT/{VIEW_FILE}")
     args = ap.parse_args(argv)
     specs = load_specs()
     if args.task.startswith("miniwob.") and args.task not in specs:
@@ -166,7 +181,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"unknown task {args.task!r}", file=sys.stderr)
         return 2
     res = run_instance(specs[args.task].instantiate(args.seed), args.out, policy=args.policy,
-                       grounding=args.grounding, approve=not args.no_approve, max_seconds=args.max_seconds)
+                       grounding=args.grounding, approve=not args.no_approve, max_seconds=args.max_seconds,
+                       view=args.view)
     print(json.dumps(res))
     return 0
 

@@ -188,3 +188,19 @@ def test_start_view_in_a_command_prints_the_url(xdisplay):
         assert view.running and view.control and len(lines) == 1 and view.url in lines[0]
         assert "watch and control" in lines[0]
     assert not view.running
+
+
+def test_eval_and_do_on_a_virtual_desktop_print_a_live_view(tmp_path):
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in __import__("os").environ.items() if k != "DISPLAY"}
+    r = subprocess.run([sys.executable, "-m", "agent", "eval", "widgets.click_n", "--view", "--out", str(tmp_path / "e")],
+                       capture_output=True, text=True, stdin=subprocess.DEVNULL, env=env, timeout=600)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "live view of widgets.click_n-s0:" in r.stdout and "vnc.html#" in r.stdout, r.stdout
+    r = subprocess.run([sys.executable, "-m", "agent", "do", "--virtual", "--view", "--no-kill-hotkey",
+                        '{"type": "wait", "seconds": 0}'], capture_output=True, text=True, stdin=subprocess.DEVNULL,
+                       env=env, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "vnc.html#" in r.stdout + r.stderr

@@ -17,7 +17,7 @@ from actions.errors import SafetyStop
 from actions.killswitch import DEFAULT_HOTKEY
 from agent.cli.common import (KillOpt, MaxSecondsOpt, MaxStepsOpt, ModelNameOpt, ModelUrlOpt, NoKillOpt, RiskyOpt,
                               ViewControlOpt, ViewOpt, YesOpt, app, build_executor, console, err, fail,
-                              start_virtual, tool_version, view_line, element_modeler)
+                              start_virtual, tool_version, view_line, element_modeler, report_after)
 from agent.untrusted import shown
 
 
@@ -115,6 +115,8 @@ def do(
     out: Annotated[Optional[Path], typer.Option(help="Write a trajectory (steps.jsonl, screenshots, manifest) here.")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Validate and record only; touch nothing.")] = False,
     virtual: Annotated[bool, typer.Option("--virtual", help="Run on a fresh virtual desktop.")] = False,
+    view: ViewOpt = False,
+    view_control: ViewControlOpt = False,
     yes: YesOpt = False,
     max_steps: MaxStepsOpt = 50,
     max_seconds: MaxSecondsOpt = 600.0,
@@ -131,7 +133,7 @@ def do(
     code = 0
     with ExitStack() as stack:
         if virtual:
-            start_virtual(stack, "1280x800")
+            start_virtual(stack, "1280x800", view=view, view_control=view_control)
         ex = build_executor(dry_run=dry_run, yes=yes, max_steps=max_steps, max_seconds=max_seconds,
                        risky_words=risky_words, kill_hotkey=kill_hotkey, no_kill_hotkey=no_kill_hotkey,
                        stack=stack)
@@ -147,18 +149,19 @@ def do(
         try:
             for a in todo:
                 o = runner.act(a)
-                mark = "[green]ok[/]" if o.result.ok else f"[red]error[/] {o.result.error}"
-                console.print(f"{a.describe()}  {mark}  [dim]{o.timings.get('execute_s', 0) * 1000:.1f} ms[/]")
+                mark = "[green]ok[/]" if o.result.ok else f"[red]error[/] {shown(o.result.error)}"
+                console.print(f"{shown(a.describe())}  {mark}  [dim]{o.timings.get('execute_s', 0) * 1000:.1f} ms[/]")
                 if not o.result.ok:
                     code, status = 1, {"ok": False, "error": o.result.error}
                     break
         except SafetyStop as e:
-            err.print(f"[bold red]stopped:[/] {secrets.mask(str(e))}")
+            err.print(f"[bold red]stopped:[/] {shown(e)}")
             code, status = 3, {"ok": False, "safety_stop": secrets.mask(str(e))}
         finally:
             if writer is not None:
                 writer.close(status)
-                console.print(f"trajectory: {writer.folder}")
+                console.print(f"trajectory: {shown(writer.folder)}", highlight=False)
+                report_after(writer.folder)
     raise typer.Exit(code)
 
 
@@ -186,7 +189,7 @@ def screenshot(
         raise fail(f"cannot capture the screen: {e}")
     img = downscale(frame.image, limit)[0] if limit else frame.image
     path.write_bytes(encode(img, fmt))
-    console.print(f"{path} {img.width}x{img.height} (screen area {frame.width}x{frame.height}+{frame.left}+{frame.top})")
+    console.print(f"{shown(path)} {img.width}x{img.height} (screen area {frame.width}x{frame.height}+{frame.left}+{frame.top})")
 
 
 @app.command()
@@ -200,18 +203,18 @@ def verify(folder: Annotated[Path, typer.Argument(help="A trajectory folder.")])
     except TrajectoryError as e:
         raise fail(str(e))
     problems = list(t.problems) + [p for p in verify_files(folder) if p not in t.problems]
-    table = Table(title=f"{folder} ({t.meta.get('kind', '?')})")
+    table = Table(title=f"{shown(folder)} ({shown(t.meta.get('kind', '?'))})")
     for col in ("#", "action", "ok", "ms"):
         table.add_column(col)
     for s in t.steps:
         a = s.get("action") or {}
         ms = (s.get("timings") or {}).get("execute_s")
-        table.add_row(str(s.get("index")), secrets.mask(json.dumps(a)), str(s.get("ok")),
+        table.add_row(str(s.get("index")), shown(json.dumps(a, ensure_ascii=False)), str(s.get("ok")),
                       "" if ms is None else f"{ms * 1000:.1f}")
     console.print(table)
     console.print(f"{len(t.steps)} complete steps; sealed: {t.sealed}")
     for p in problems:
-        console.print(f"[yellow]problem:[/] {p}")
+        console.print(f"[yellow]problem:[/] {shown(p)}")
     raise typer.Exit(1 if problems else 0)
 
 
@@ -224,6 +227,8 @@ def demo(
     yes: YesOpt = False,
     demo_app: Annotated[str, typer.Option("--app", help="tk: the Tk booking app, grounded by OCR; web: Rail&Go, "
                                                         "the bundled web site in Chromium.")] = "tk",
+    view: ViewOpt = False,
+    view_control: ViewControlOpt = False,
 ) -> None:
     """Offline demo (no GPU, no network): a virtual desktop, a bundled booking app (Tk, or the web site in
     Chromium), a ticket booked through the safe executor; the app's database decides; trajectory + report."""
@@ -232,5 +237,5 @@ def demo(
     if demo_app not in DEMOS:
         raise fail(f"--app must be one of {', '.join(DEMOS)}, got {shown(repr(demo_app), 40)}")
     with ExitStack() as stack:
-        start_virtual(stack, size)
+        start_virtual(stack, size, view=view, view_control=view_control)
         raise typer.Exit(run_demo(out, console, model_url=model_url, model=model, yes=yes, app=demo_app))

@@ -80,11 +80,13 @@ def fail(message: str, code: int = 2) -> "typer.Exit":
     return typer.Exit(code)
 
 
-def start_virtual(stack: ExitStack, size: str, *, accessibility: bool = True) -> str:
+def start_virtual(stack: ExitStack, size: str, *, accessibility: bool = True, view: bool = False,
+                  view_control: bool = False) -> str:
     """Start Xvfb for this command only and point DISPLAY (and so pyautogui, mss, pynput) at it.
     With ``accessibility`` (the default) an AT-SPI bus runs on it too and its variables go into this
     process's environment, so the apps a command starts there publish their trees to the element
-    model. A bus that cannot start is a note, not an error: the visual parse still works."""
+    model. A bus that cannot start is a note, not an error: the visual parse still works. ``view``
+    serves the desktop to a browser (``start_view``) and prints the URL."""
     from agent.desktop import DesktopError, VirtualDesktop, parse_size
 
     try:
@@ -101,6 +103,8 @@ def start_virtual(stack: ExitStack, size: str, *, accessibility: bool = True) ->
             err.print(f"[dim]note: no accessibility bus on {desk.display} ({shown(e)}); elements come from pixels only[/]")
         else:
             stack.callback(apply_env(bus.env))
+    if view or view_control:  # --view / --view-control: watch it live in a browser
+        start_view(stack, desk.display, view_control)
     return desk.display
 
 

@@ -37,6 +37,8 @@ def eval_cmd(
     seeds: Annotated[int, typer.Option(help="Instances per task: seeds first-seed .. first-seed+N-1.")] = 1,
     first_seed: Annotated[int, typer.Option(help="The first seed.")] = 0,
     workers: Annotated[int, typer.Option("--workers", "-k", help="Tasks run at the same time (each on its own Xvfb).")] = 1,
+    view: Annotated[bool, typer.Option("--view", help="Watch each task's desktop live in a browser (a view-only "
+                                                      "noVNC URL per task is printed when it starts).")] = False,
     out: Annotated[Optional[Path], typer.Option(help="Output folder (default runs/eval-SUITE-TIMESTAMP).")] = None,
     grounding: Annotated[str, typer.Option(help="Oracle grounding: app (the app's reported geometry, fast), ocr "
                                                 "(by what is on screen, geometry fallback), ocr-strict.")] = "app",
@@ -87,10 +89,10 @@ def eval_cmd(
                                  "AGENT_API_KEY": api_key}.items() if v}
     approve = (policy == "oracle") if yes is None else yes
     cfg = EvalConfig(policy=policy, grounding=grounding, approve=approve, seeds=seeds, first_seed=first_seed,
-                     workers=workers, task_timeout=task_timeout, env=env)
+                     workers=workers, task_timeout=task_timeout, env=env, view=view)
     folder = out or Path("runs") / time.strftime(f"eval-{suite.replace(',', '+')[:40]}-%Y%m%d-%H%M%S")
-    console.print(f"[bold]agent eval[/] {suite}: {len(specs)} tasks x {seeds} seed(s), policy {policy}, "
-                  f"{workers} worker(s) → {folder}")
+    console.print(f"[bold]agent eval[/] {shown(suite)}: {len(specs)} tasks x {seeds} seed(s), policy {shown(policy)}, "
+                  f"{workers} worker(s) → {shown(folder)}")
 
     from agent.cli.progress import Tally
 
@@ -108,20 +110,22 @@ def eval_cmd(
     stop = StopRequest()
     t0 = time.monotonic()
     with _stop_on_signals(stop):
-        results = run_eval(specs, folder, cfg, on_result=show, stop=stop)
+        results = run_eval(specs, folder, cfg, on_result=show, stop=stop,
+                           on_view=lambda key, url: console.print(f"  [dim]live view of {shown(key)}:[/] {shown(url)}",
+                                                                  highlight=False, soft_wrap=True))
     summary = summarize(results, time.monotonic() - t0)
     write_summary(folder, summary, cfg, suite, interrupted=stop.reason)
     title = f"agent eval {suite} ({policy})"
     page = eval_html(folder, results, summary, title, interrupted=stop.reason)
     if stop.reason:
         cut = summary.get("interrupted", {})
-        err.print(f"[bold yellow]interrupted ({stop.reason})[/]: {len(results) - len(cut.get('cut_short', [])) - len(cut.get('never_ran', []))}"
+        err.print(f"[bold yellow]interrupted ({shown(stop.reason)})[/]: {len(results) - len(cut.get('cut_short', [])) - len(cut.get('never_ran', []))}"
                   f" of {len(results)} tasks finished · cut short: {shown(', '.join(cut.get('cut_short', [])) or 'none')}"
                   f" · never ran: {len(cut.get('never_ran', []))}")
-        console.print(f"partial results: {folder / 'results.jsonl'} · report: {page}")
+        console.print(f"partial results: {shown(folder / 'results.jsonl')} · report: {shown(page)}")
         raise typer.Exit(128 + (signal.SIGTERM if stop.reason == "SIGTERM" else signal.SIGINT))
     _table(summary)
-    console.print(f"results: {folder / 'results.jsonl'} · report: {page}")
+    console.print(f"results: {shown(folder / 'results.jsonl')} · report: {shown(page)}")
     raise typer.Exit(0 if summary["total"]["successes"] == summary["total"]["runs"] else 1)
 
 
@@ -181,7 +185,7 @@ def _table(summary: dict) -> None:
     rows = list(summary["tasks"].items()) + [("TOTAL", summary["total"])]
     for name, a in rows:
         colour = "green" if a["success_rate"] == 1 else "red"
-        t.add_row(name, str(a["runs"]), f"[{colour}]{a['success_rate'] * 100:.0f}%[/]", f"{a['mean_steps']:.1f}",
+        t.add_row(shown(name), str(a["runs"]), f"[{colour}]{a['success_rate'] * 100:.0f}%[/]", f"{a['mean_steps']:.1f}",
                   "" if a["time_per_step_s"] is None else f"{a['time_per_step_s']:.2f}", str(a["tokens"]),
                   str(a["safety_stops"]))
     console.print(t)

@@ -18,7 +18,9 @@ from actions import secrets
 from actions.errors import SafetyStop
 from actions.killswitch import DEFAULT_HOTKEY
 from agent.cli.common import (ApiKeyOpt, KillOpt, ModelNameOpt, ModelUrlOpt, NoKillOpt, RiskyOpt, YesOpt, build_executor, fail,
-                       start_virtual, app, console, err, element_modeler)
+                       start_virtual, app, console, err, element_modeler,
+                       report_after, ViewOpt, ViewControlOpt)
+from agent.cli.progress import Tally
 from agent.record.recorder import DEFAULT_SECRET, DEFAULT_STOP
 from agent.untrusted import shown
 
@@ -50,7 +52,7 @@ def _fallback_grounders(use_ocr: bool, model_flags: dict | None = None) -> list:
 
             out.append(OcrGrounder())
         except Exception as e:  # noqa: BLE001
-            err.print(f"[dim]no OCR text anchor: {e}[/]")
+            err.print(f"[dim]no OCR text anchor: {shown(e)}[/]")
     try:
         from model.config import build_model, load_settings
         from model.ground_vlm import VlmGrounder
@@ -58,11 +60,11 @@ def _fallback_grounders(use_ocr: bool, model_flags: dict | None = None) -> list:
         settings = load_settings(model_flags or {})
         if settings is not None:
             out.append(VlmGrounder(build_model(settings)))
-            err.print(f"[dim]VLM fallback grounder: {settings.describe()}[/]")
+            err.print(f"[dim]VLM fallback grounder: {shown(settings.describe())}[/]")
     except Exception as e:  # noqa: BLE001 - no model configured or reachable: offline anchors only
         if any(v is not None for v in (model_flags or {}).values()):
             raise fail(f"the VLM fallback grounder cannot be set up: {e}")
-        err.print(f"[dim]no VLM fallback: {e}[/]")
+        err.print(f"[dim]no VLM fallback: {shown(e)}[/]")
     return out
 
 
@@ -151,6 +153,8 @@ def replay(
     find_timeout: Annotated[float, typer.Option(help="Seconds to keep looking for a step's target.")] = 10.0,
     ocr: Annotated[bool, typer.Option("--ocr/--no-ocr", help="Use the OCR text anchor when the crop is not found.")] = True,
     virtual: Annotated[bool, typer.Option("--virtual", help="Replay on a fresh virtual desktop.")] = False,
+    view: ViewOpt = False,
+    view_control: ViewControlOpt = False,
     model_url: ModelUrlOpt = None,
     model: ModelNameOpt = None,
     api_key: ApiKeyOpt = None,
@@ -176,7 +180,7 @@ def replay(
     if not rec.steps:
         raise fail(f"{folder} holds no complete step")
     for p in rec.problems:
-        err.print(f"[yellow]note:[/] {p}")
+        err.print(f"[yellow]note:[/] {shown(p)}")
     variables = _parse_vars(var)
     known = variables_in(rec)
     unknown = [v for v in variables if v not in known]
@@ -195,14 +199,14 @@ def replay(
         from rich.prompt import Confirm
 
         def confirm(i: int, what: str) -> bool:
-            return Confirm.ask(f"step {i}: {secrets.mask(what)} — do it?", default=True)
+            return Confirm.ask(f"step {i}: {shown(what)} — do it?", default=True)
 
     fallbacks = _fallback_grounders(ocr, {"url": model_url, "name": model, "api_key": api_key})
     target = out or default_out(folder)
     code = 0
     with ExitStack() as stack:
         if virtual:
-            start_virtual(stack, "1280x800")
+            start_virtual(stack, "1280x800", view=view, view_control=view_control)
         try:
             screen = stack.enter_context(Screen())
             w, h = screen.size()
@@ -221,10 +225,14 @@ def replay(
             runner = StepRunner(ex, screen, writer, model_size=None, elements=element_modeler())
         opts = ReplayOptions(speed=speed, start=start, variables=variables, find_timeout=find_timeout,
                              confirm=confirm)
-        player = Replayer(rec, screen, runner=runner, writer=writer, options=opts,
-                          fallbacks=fallbacks,
-                          on_step=lambda i, msg, ok=True: console.print(
-                              f"[bold]{i:>3}[/] {'[green]✓[/]' if ok else '[red]✗[/]'} {shown(msg)}", highlight=False))
+        tally = Tally(len(rec.steps) - start)
+
+        def show(i: int, msg: str, ok: bool = True) -> None:
+            tally.add(ok)
+            console.print(f"[bold]{i:>3}[/] {'[green]✓[/]' if ok else '[red]✗[/]'} {shown(msg)}  "
+                          f"[dim]{tally.line('steps', rate=False)}[/]", highlight=False)
+
+        player = Replayer(rec, screen, runner=runner, writer=writer, options=opts, fallbacks=fallbacks, on_step=show)
         try:
             res = player.run()
             status = res.to_json()
@@ -233,23 +241,24 @@ def replay(
                           f"{', '.join(map(str, res.not_found))}); earlier steps were not performed, so later "
                           "targets may simply not be there yet")
             if not res.ok:
-                err.print(f"[bold red]replay stopped at step {res.failed_at}:[/] {res.reason}")
+                err.print(f"[bold red]replay stopped at step {res.failed_at}:[/] {shown(res.reason)}")
                 if res.screenshot:
-                    err.print(f"screenshot of the screen as it was: {res.screenshot}")
+                    err.print(f"screenshot of the screen as it was: {shown(res.screenshot)}")
                 code = 1
         except SafetyStop as e:
-            err.print(f"[bold red]stopped:[/] {secrets.mask(str(e))}")
+            err.print(f"[bold red]stopped:[/] {shown(e)}")
             status, code = {"ok": False, "safety_stop": secrets.mask(str(e))}, 3
         writer.close(status)
+    report_after(target)
     if code == 0 and dry_run:
         total = res.steps_done + len(res.not_found)
         console.print(f"dry run: {res.steps_done} of {total} steps ready on the current screen"
-                      + (f"; {len(res.not_found)} target(s) not found" if res.not_found else "") + f" → {target}",
-                      highlight=False)
+                      + (f"; {len(res.not_found)} target(s) not found" if res.not_found else "")
+                      + f" → {shown(target)}", highlight=False)
     elif code == 0:
-        console.print(f"replayed {res.steps_done} steps in {res.elapsed_s:.1f} s → {target}", highlight=False)
+        console.print(f"replayed {res.steps_done} steps in {res.elapsed_s:.1f} s → {shown(target)}", highlight=False)
     else:
-        console.print(f"replay trajectory: {target}  (agent report {target})", highlight=False)
+        console.print(f"replay trajectory: {shown(target)}", highlight=False)
     raise typer.Exit(code)
 
 
@@ -269,7 +278,7 @@ def report(
         path = write_report(folder, out)
     except (TrajectoryError, OSError) as e:
         raise fail(str(e))
-    console.print(f"report: {path}", highlight=False)
+    console.print(f"report: {shown(path)}", highlight=False)
 
 
 @app.command()
@@ -293,20 +302,20 @@ def export(
     except (TrajectoryError, ValueError) as e:
         raise fail(str(e))
     for n in notes:
-        err.print(f"[yellow]note:[/] {n}")
+        err.print(f"[yellow]note:[/] {shown(n)}")
     if out is None:
         console.print(text, highlight=False, markup=False)
         if variables:
-            err.print(f"CSV header for the data rows: {','.join(variables)}")
+            err.print(f"CSV header for the data rows: {shown(','.join(variables))}")
         return
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text, encoding="utf-8")
-    console.print(f"fill script: {out}", highlight=False)
+    console.print(f"fill script: {shown(out)}", highlight=False)
     if variables:
         data = out.parent / f"{folder.name}.csv"
         with open(data, "w", newline="", encoding="utf-8") as f:
             w = csv.writer(f)
             w.writerow(variables)
             w.writerow(variables.values())
-        console.print(f"data rows: {data} (header {','.join(variables)}; the recorded values as the first row)",
+        console.print(f"data rows: {shown(data)} (header {shown(','.join(variables))}; the recorded values as the first row)",
                       highlight=False)

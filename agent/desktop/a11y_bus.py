@@ -88,7 +88,7 @@ def apply_env(env: dict[str, str | None], target: MutableMapping[str, str] | Non
 def attach(desk) -> "AccessibilityBus":  # noqa: ANN001 - a started VirtualDesktop
     """Start a bus on ``desk``'s display, keep it as ``desk.a11y`` (stopped with the desktop) and merge
     its variables into ``desk.env``. ``apply_env(desk.a11y.env)`` then points this process at it."""
-    bus = AccessibilityBus(desk.display).start()
+    bus = AccessibilityBus(desk.display, own_session=getattr(desk, "own_session", True)).start()
     desk.a11y = bus
     apply_env(bus.env, desk.env)
     return bus
@@ -124,10 +124,13 @@ class AccessibilityBus:
     accessibility bus, ``session_address`` the private session bus; ``startup_s`` how long start took.
     """
 
-    def __init__(self, display: str, *, timeout: float = _START_TIMEOUT_S) -> None:
+    def __init__(self, display: str, *, timeout: float = _START_TIMEOUT_S, own_session: bool = True) -> None:
         if not display:
             raise ValueError("AccessibilityBus needs an X display (e.g. ':99')")
         self.display = display
+        #: The daemons in process groups of their own (stopped group by group), or — False — in ours, so
+        #: that whoever kills our group (the eval harness ending a task) kills them too.
+        self.own_session = own_session
         self.timeout = timeout
         self.session_address = ""
         self.address = ""
@@ -199,7 +202,7 @@ class AccessibilityBus:
         err = tempfile.TemporaryFile(prefix=f"{name}-err-")
         try:
             proc = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=stdout, stderr=err,
-                                    start_new_session=True)
+                                    start_new_session=self.own_session)
         except OSError as e:
             err.close()
             raise AccessibilityError(f"could not execute {argv[0]}: {e}") from e
@@ -296,7 +299,7 @@ class AccessibilityBus:
 
     def _stop_locked(self) -> None:
         for _name, proc, err in reversed(self._procs):
-            _end_group(proc)
+            _end_group(proc) if self.own_session else _end(proc)
             if proc.stdout is not None:
                 proc.stdout.close()
             err.close()
@@ -314,6 +317,18 @@ class AccessibilityBus:
 
     def __repr__(self) -> str:
         return f"AccessibilityBus(display={self.display!r}, {'running' if self.running else 'stopped'})"
+
+
+def _end(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM one daemon (not a group leader: it shares ours), then SIGKILL after a bounded wait."""
+    for stop in (proc.terminate, proc.kill):
+        with contextlib.suppress(ProcessLookupError):
+            stop()
+        try:
+            proc.wait(timeout=_STOP_TIMEOUT_S)
+            return
+        except subprocess.TimeoutExpired:
+            continue
 
 
 def _end_group(proc: subprocess.Popen[bytes]) -> None:
