@@ -14,11 +14,25 @@ from __future__ import annotations
 
 import re
 
-from rich.markup import escape
-
 from actions import secrets
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_BRACKET = re.compile(r"(\\*)\[(?=([a-z#/@][^\[]*?\])?)")
+
+
+def escape(s: str) -> str:
+    r"""Markup-escape every ``[`` so that rich prints ``s`` exactly. rich treats backslashes before a
+    *tag-like* bracket (``[b]``) in pairs (k of them print k // 2, an odd one escapes the tag), but before
+    any other bracket it drops just one — and its own ``escape`` handles only the first case, so ``\[``
+    lost its backslash. Trailing backslashes get a zero-width space after them, so a template's next
+    tag (``[/]``) stays a tag and the backslashes stay as they are."""
+
+    def one(m: re.Match[str]) -> str:
+        k = len(m.group(1))
+        return "\\" * (2 * k + 1 if m.group(2) is not None else k + 1) + "["
+
+    s = _BRACKET.sub(one, s)
+    return s + "\u200b" if s.endswith("\\") else s
 
 
 def shown(text: object, limit: int | None = None) -> str:

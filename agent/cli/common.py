@@ -24,7 +24,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-console = Console(soft_wrap=True)
+console = Console(soft_wrap=True, emoji=False)  # ":smile:" in a page or a model answer stays text
 
 
 def tool_version() -> str:
@@ -46,7 +46,7 @@ def _version_option(value: bool) -> None:
 def _root(version: Annotated[bool, typer.Option("--version", callback=_version_option, is_eager=True,
                                                help="Print the version and exit.")] = False) -> None:
     """desk-agent: a desktop GUI agent with a safe executor, driven by a local GLM-4.5V."""
-err = Console(stderr=True, soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True, emoji=False)
 
 
 

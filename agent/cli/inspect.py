@@ -109,7 +109,7 @@ def _table(elements, model) -> None:
         ctx = " · ".join(shown(v, 40) for v in (e.row, e.group) if v)
         t.add_row(str(i), e.id, e.role, shown(e.name, 60), shown(e.value or "", 40), ", ".join(sorted(e.states)),
                   f"{b.left:.0f},{b.top:.0f} {b.width:.0f}x{b.height:.0f}", e.source, ctx)
-    wide = console if console.is_terminal else Console(width=200)  # one line per element when piped
+    wide = console if console.is_terminal else Console(width=200, emoji=False)  # one line per element when piped
     wide.print(t)
     for n in model.notes:
         console.print(f"[dim]note: {shown(n, 300)}[/]", highlight=False)
