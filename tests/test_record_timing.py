@@ -23,9 +23,10 @@ from tests.test_record_replay import procs, start_recorder  # noqa: F401 - procs
 
 pytestmark = pytest.mark.display
 INTERVAL = 0.05  # the recorder's capture interval
-#: A frame may be this much older than its event: one capture interval, plus the time a grab takes
-#: and the scheduling slack of a loaded machine.
-AGE_LIMIT = INTERVAL + 0.03
+#: No frame may be older than its event by more than this, whatever the machine's load: the old
+#: recorder's were 1-2.3 s. On a free beat a frame is at most one interval old; a capture thread
+#: preempted by the rest of the machine (load 15+ on 2 cores here) can miss a beat or two.
+AGE_LIMIT = 0.25
 PLAN = [("click", "entry"), ("key", "a"), ("click", "Cairo"), ("key", "Down"), ("click", "Berlin"),
         ("key", "b"), ("click", "Edinburgh"), ("key", "Right"), ("click", "Amsterdam"), ("key", "c"),
         ("click", "Dublin"), ("key", "Left"), ("click", "Cairo"), ("key", "d")]
@@ -89,7 +90,8 @@ def check_before_frames(rec: Path, state: Path, points, plan=PLAN) -> list[dict]
         shown = shown_state(img, final["swatch"], area)
         assert shown is not None, f"step {i}: the swatch shows no known state"
         row = {"step": i, "shown": shown, "stale_s": round(final["action_t"][i] - final["action_t"][shown], 3)
-               if shown < i else 0.0, "age_s": (st.get("timings") or {}).get("frame_age_s")}
+               if shown < i else 0.0, "age_s": (st.get("timings") or {}).get("frame_age_s"),
+               "next_s": (st.get("timings") or {}).get("next_capture_s")}
         if pt is not None:
             clicked = next(clicks)
             a = st["action"]
@@ -120,5 +122,8 @@ def test_before_frames_are_current_at_one_action_per_second_with_two_cpu_hogs(xd
     print("\nbefore-frame staleness per step (two CPU hogs):\n" + table)
     assert all(r["shown"] == r["step"] for r in rows), "frames not showing the state right before the action:\n" + table
     assert all(r.get("under_point") == r.get("clicked") for r in rows), "a click anchored on another target:\n" + table
-    assert all(r["age_s"] is not None and r["age_s"] <= AGE_LIMIT for r in rows), \
-        f"a before frame older than {AGE_LIMIT} s:\n" + table
+    # the pinned frame is the newest captured before the event: the next capture came after it ...
+    assert all(r["next_s"] is not None and r["next_s"] >= 0 for r in rows), "a newer capture passed over:\n" + table
+    # ... and the capture kept its beat: about one interval old, never far more
+    ages = sorted(r["age_s"] for r in rows)
+    assert ages[-1] <= AGE_LIMIT and ages[len(ages) // 2] <= INTERVAL, f"before frames too old:\n{table}"
