@@ -7,6 +7,7 @@ Exit codes as elsewhere: 0 ok, 1 a step failed (replay stopped with a report and
 
 from __future__ import annotations
 
+import importlib.util
 import signal
 from contextlib import ExitStack
 from pathlib import Path
@@ -95,7 +96,7 @@ def record(
     for item in secret or []:
         name, _, label = item.rpartition("=")
         fields[label.strip()] = (name.strip() or env_name(label))
-    reader = ocr_lines() if ocr or fields else None
+    reader = ocr_lines() if (ocr or fields) and importlib.util.find_spec("rapidocr_onnxruntime") else None
     if fields and reader is None:
         raise fail("--secret FIELD needs the OCR engine (pip install rapidocr-onnxruntime); "
                     "or mark secret typing with the secret hotkey")

@@ -43,7 +43,7 @@ from agent.trajectory import TrajectoryWriter
 #: Steps that may wait for labelling before the worker stops waiting for the labeller.
 BACKLOG = 8
 #: The longest one step's labelling may take.
-BUDGET_S = 5.0
+BUDGET_S = 10.0
 
 
 def env_name(text: str) -> str:
@@ -104,6 +104,8 @@ class LabellingWorker:
         """Write every step handed over, waiting at most ``timeout`` s for the labeller and then
         writing the rest without it. Returns the steps left unwritten (0 unless writing itself is
         stuck, e.g. a hung disk)."""
+        if self._thread.ident is None:  # never started (the recording failed to start)
+            return 0
         self._jobs.put(None)
         self._thread.join(timeout)
         if self._thread.is_alive():

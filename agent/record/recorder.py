@@ -32,18 +32,16 @@ import queue
 import signal
 import threading
 import time
-import weakref
 from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
 
-from actions.errors import ActionValidationError
-from actions.keys import normalize_key
 from agent.record.anchors import window_at
-from agent.record.frames import CaptureThread, FrameHistory, Pin, event_time, newer
+from agent.record.frames import CaptureThread, FrameHistory, Pin, newer
 from agent.record.labelling import BACKLOG, LabellingWorker, StepJob, env_name
 from agent.record.label_runner import LabellerUnavailable, ProcessRunner, ThreadRunner
 from agent.record.labels import Labeller, OcrLabeller, TextLines
+from agent.record.listen import InputListeners, ListenError, key_name
 from agent.record.merge import RawEvent, Semantic, StepMerger
 from agent.screen import Screen
 from agent.trajectory import TrajectoryWriter
@@ -53,24 +51,10 @@ __all__ = ["DEFAULT_SECRET", "DEFAULT_STOP", "RecordError", "Recorder", "env_nam
 DEFAULT_STOP = "<ctrl>+<alt>+s"
 DEFAULT_SECRET = "<ctrl>+<alt>+m"  # not h: ctrl+h is backspace in Tk and terminals
 DRAIN_S = 15.0
-_PYNPUT_NAMES = {"cmd": "win", "cmd_l": "win", "cmd_r": "win", "alt_gr": "alt", "esc": "escape",
-                 "ctrl_l": "ctrl", "ctrl_r": "ctrl", "alt_l": "alt", "alt_r": "alt",
-                 "shift_l": "shift", "shift_r": "shift", "page_up": "pageup", "page_down": "pagedown",
-                 "caps_lock": "capslock", "num_lock": "numlock", "print_screen": "printscreen",
-                 "scroll_lock": "scrolllock", "media_play_pause": "playpause"}
 
 
 class RecordError(Exception):
     """The recording cannot start or go on (no display, no input listener, a bad hotkey, a full disk)."""
-
-
-def key_name(name: str) -> str | None:
-    """A pynput key name (``ctrl_l``, ``page_down``, ``a``) in our canonical spelling, or None."""
-    name = _PYNPUT_NAMES.get(name, name)
-    try:
-        return normalize_key(name)
-    except ActionValidationError:
-        return None
 
 
 def parse_hotkey(text: str) -> tuple[str, ...]:
@@ -82,41 +66,6 @@ def parse_hotkey(text: str) -> tuple[str, ...]:
             raise RecordError(f"bad hotkey {text!r}: unknown key {part!r}")
         keys.append(k)
     return tuple(keys)
-
-
-# pynput's listener threads die with an Xlib error when the display goes away under them (or closes
-# before they finished): expected at the end of a recording, so not printed as a traceback.
-_QUIET_THREADS: weakref.WeakSet = weakref.WeakSet()
-_HOOK: list = []
-
-
-def _quiet_display_errors(thread: threading.Thread) -> None:
-    if not _HOOK:
-        previous = threading.excepthook
-
-        def hook(args) -> None:  # noqa: ANN001 - threading.ExceptHookArgs
-            mod = type(args.exc_value).__module__ or ""
-            if args.thread in _QUIET_THREADS and (isinstance(args.exc_value, OSError) or mod.startswith("Xlib")):
-                return
-            previous(args)
-
-        threading.excepthook = hook
-        _HOOK.append(hook)
-    _QUIET_THREADS.add(thread)
-
-
-def _timed(listener_cls):
-    """A pynput (xorg) listener class that remembers the X server's timestamp of the event whose
-    callback is running (``server_ms``); other backends leave it None."""
-
-    class Timed(listener_cls):
-        server_ms: int | None = None
-
-        def _handle_message(self, display, event, injected):  # noqa: ANN001 - pynput's xorg hook
-            self.server_ms = getattr(event, "time", None)
-            return super()._handle_message(display, event, injected)
-
-    return Timed
 
 
 class Recorder:
@@ -151,101 +100,18 @@ class Recorder:
         self.figures: dict = {}
         self._stop_requested = False
         self._worker: LabellingWorker | None = None
-        self._listeners: list = []
+        self._listeners = InputListeners(self.events.put, self._pin, screen.display)
         self._pins: dict[float, Pin | None] = {}
         self._pins_lock = threading.Lock()
         self._windows: dict[float, dict | None] = {}
         self._win_cache: tuple[tuple[int, int], float, dict | None] | None = None
-        self._lag = 0.0
-        self._listener_error: Exception | None = None
+        self._last_fed = float("-inf")  # the time of the last event fed to the merger
 
-    # input (pynput threads) -------------------------------------------------------------------
     def _pin(self, t: float) -> None:
+        """Pin the "before" frame of an event at ``t`` (again: keep the fresher of two looks)."""
         pin = self.history.before(t)
         with self._pins_lock:
             self._pins[t] = newer(self._pins.get(t), pin)
-
-    def _start_listeners(self) -> None:
-        try:
-            from pynput import keyboard, mouse
-        except Exception as e:  # noqa: BLE001 - pynput's backend fails to load without a display
-            raise RecordError(f"cannot listen to the mouse and keyboard: {e}") from None
-        put = self.events.put
-
-        def stamp(lst) -> float:  # noqa: ANN001
-            received = time.monotonic()
-            t = event_time(lst.server_ms, received)
-            self._lag = max(self._lag, received - t)
-            return t
-
-        def guarded(fn):  # an exception in a callback would silently stop pynput's listener
-            def call(*args):  # pynput passes `injected` too to a callback that takes *args
-                try:
-                    fn(*args)
-                except Exception as e:  # noqa: BLE001 - reported by the merge loop
-                    self._listener_error = e
-            return call
-
-        def on_click(x, y, button, pressed, *_injected):
-            t = stamp(ms)
-            if pressed:
-                self._pin(t)
-            put(RawEvent("press" if pressed else "release", t, int(x), int(y), button=button.name))
-
-        def on_scroll(x, y, dx, dy, *_injected):
-            t = stamp(ms)
-            self._pin(t)
-            put(RawEvent("scroll", t, int(x), int(y), dx=int(dx), dy=int(dy)))
-
-        def key_event(kind):
-            def handler(key, *_injected):
-                t = stamp(kb)
-                if kind == "key_down":
-                    self._pin(t)
-                if isinstance(key, keyboard.Key):
-                    put(RawEvent(kind, t, key=key_name(key.name)))
-                    return
-                ch = getattr(key, "char", None)
-                if ch is not None and len(ch) == 1 and ord(ch) < 32:  # ctrl+a arrives as "\x01"
-                    ch = chr(ord(ch) + 96)
-                put(RawEvent(kind, t, key=key_name(ch.lower()) if ch else None, char=ch))
-            return handler
-
-        ms = _timed(mouse.Listener)(on_click=guarded(on_click), on_scroll=guarded(on_scroll))
-        kb = _timed(keyboard.Listener)(on_press=guarded(key_event("key_down")),
-                                       on_release=guarded(key_event("key_up")))
-        for lst in (ms, kb):
-            lst.daemon = True
-            _quiet_display_errors(lst)
-            lst.start()
-            lst.wait()
-            self._listeners.append(lst)
-
-    def _stop_listeners(self) -> None:
-        """Stop and join pynput's threads while the display is still there. pynput sends the X RECORD
-        "disable" on the connection its own thread is blocked reading, so that thread would only end
-        at the next input event (and then die on a closed display); a connection of our own ends it now."""
-        alive = [lst for lst in self._listeners if lst.is_alive()]
-        for lst in alive:
-            try:
-                lst.stop()
-            except Exception:  # noqa: BLE001 - the display is already gone
-                pass
-        try:
-            from Xlib import display as xdisplay
-
-            d = xdisplay.Display(self.screen.display)
-            d.set_error_handler(lambda *a: None)
-            for lst in alive:
-                ctx = getattr(lst, "_context", None)
-                if ctx is not None and lst.is_alive():
-                    d.record_disable_context(ctx)
-            d.sync()
-            d.close()
-        except Exception:  # noqa: BLE001 - no display (it went away): the threads die quietly
-            pass
-        for lst in alive:
-            lst.join(2.0)
 
     def request_stop(self) -> None:
         self._stop_requested = True
@@ -279,8 +145,8 @@ class Recorder:
 
     def _prune(self, merger: StepMerger) -> None:
         keep = set(merger.open_since())
-        last = getattr(self, "_last_fed", float("-inf"))
-        with self._pins_lock:
+        last = self._last_fed
+        with self._pins_lock:  # pins of events not merged yet, or of steps still open
             self._pins = {t: p for t, p in self._pins.items() if t in keep or t > last}
         self._windows = {t: w for t, w in self._windows.items() if t in keep or t > last}
 
@@ -325,19 +191,25 @@ class Recorder:
             with self._signals_stop():
                 try:
                     runner = worker.runner = self._start_runner()
+                    if runner is None and self.secret_fields:
+                        raise RecordError("--secret FIELD needs the labeller (OCR) to read field labels, and it "
+                                          "could not start; mark secret typing with the secret hotkey instead")
                     capture.start()
                     capture.started_capturing.wait(30)
                     if capture.error is not None:
                         raise RecordError(f"cannot capture the screen: {capture.error}")
                     worker.start()
-                    self._start_listeners()
+                    try:
+                        self._listeners.start()
+                    except ListenError as e:
+                        raise RecordError(str(e)) from None
                     if ready:
                         ready()
                     self._loop(merger, worker, capture)
                 except KeyboardInterrupt:  # signals reach us this way only off the main thread
                     self.stopped_by = self.stopped_by or "interrupt"
                 finally:
-                    self._stop_listeners()
+                    self._listeners.stop()
                     if not merger.stopped:  # events from before the stop still count
                         while True:
                             try:
@@ -356,7 +228,7 @@ class Recorder:
             self.stopped_by = self.stopped_by or ("hotkey" if merger.stopped else "request")
             self.figures = {"capture_interval_s": self.interval, "captures": self.history.captures,
                             "slowest_capture_gap_s": round(capture.slowest_s, 3), "late_captures": capture.late,
-                            "input_delivery_lag_max_s": round(self._lag, 3), "unlabelled_steps": worker.unlabelled}
+                            "input_delivery_lag_max_s": round(self._listeners.lag, 3), "unlabelled_steps": worker.unlabelled}
             status = {"ok": worker.error is None and not lost, "stopped_by": self.stopped_by, "lost_steps": lost,
                       **self.figures}
             if worker.error is not None:
@@ -382,11 +254,11 @@ class Recorder:
                 self.on_note(f"the display went away ({capture.error}); recording stopped")
                 return
             if worker.error is not None:
+                self.stopped_by = "write-error"
                 return
-            if self._listener_error is not None:
+            if (e := self._listeners.error) is not None:
                 self.stopped_by = "listener-error"
-                self.on_note(f"the input listener failed ({type(self._listener_error).__name__}: "
-                             f"{self._listener_error}); recording stopped")
+                self.on_note(f"the input listener failed ({type(e).__name__}: {e}); recording stopped")
                 return
             try:
                 ev: RawEvent | None = self.events.get(timeout=0.02)
