@@ -116,7 +116,7 @@ def test_before_frames_are_current_at_one_action_per_second_with_two_cpu_hogs(xd
         for h in hogs:
             h.kill()
     assert recorder.wait(timeout=90) == 0, log.read_text()
-    assert read_trajectory(rec).sealed
+    assert read_trajectory(rec).sealed and "Traceback" not in log.read_text(), log.read_text()
     rows = check_before_frames(rec, state, points)
     table = "\n".join(str(r) for r in rows)
     print("\nbefore-frame staleness per step (two CPU hogs):\n" + table)

@@ -3,10 +3,10 @@ the time an input event really happened.
 
 **Why capture has a thread of its own.** A step's screenshot must show the screen as it was right
 before the person's action. When labelling (OCR of the target, the field's label, PNG encoding) ran
-inside the capture loop, the loop stood still for 0.3–1 s per click on a busy machine; the next
-action then got a frame from before the previous one — 1–2.3 s stale at one action per second with
-two CPU hogs, and a click on one autocomplete suggestion was stored on the picture of another. So the
-capture thread does nothing but grab (mss, 2–5 ms at 1280x800) and compare with the previous
+inside the capture loop, the loop stood still for 0.3–1 s per click on a busy machine, and the next
+actions got frames from before the previous ones: at one action per second with two CPU hogs,
+frames 1.1–3.4 s stale, and clicks on one autocomplete suggestion stored on the picture of another.
+So the capture thread does nothing but grab (mss, 2–5 ms at 1280x800) and compare with the previous
 picture (~0.5 ms); all slow work runs in the labelling worker (``agent.record.labelling``).
 
 **What is kept.** Each distinct picture once, with the times of the first and of the latest capture
@@ -16,8 +16,8 @@ changing screen for ``keep`` intervals. ``before(t)`` gives the newest picture f
 that still showed it — at most one capture interval while the capture thread keeps its pace.
 
 **When an event happened.** pynput stamps an event when its callback runs; through the X RECORD
-extension that is ~100 ms after the X server saw it (measured on Xvfb, idle) and more under load —
-long enough for the app to have redrawn, so a frame "before the callback" may show the effect. The X
+extension that is 1–100 ms after the X server saw it, up to 0.4 s on a loaded machine (measured:
+the recording's ``input_delivery_lag_max_s``) — long enough for the app to have redrawn, so a frame "before the callback" may show the effect. The X
 server stamps every event itself, in milliseconds of its CLOCK_MONOTONIC — the clock of
 ``time.monotonic()`` on the same Linux machine. ``event_time`` uses that stamp when it is plausibly
 ours (0–2 s before the callback) and the callback's time otherwise (a remote display).

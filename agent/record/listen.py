@@ -2,7 +2,7 @@
 
 * **True times.** Each event becomes a ``RawEvent`` stamped with the X server's own time of the event
   (``agent.record.frames.event_time``), not the time pynput's callback ran — through X RECORD that
-  is tens to hundreds of milliseconds later, long enough for the app to have redrawn.
+  is up to hundreds of milliseconds later under load, long enough for the app to have redrawn.
 * **Pin at once.** For every event that may start a step (a button press, a wheel click, a key
   press) ``pin(t)`` runs in the callback, so the "before" frame is chosen while it is still in the
   frame history, whatever the merge loop is doing.
