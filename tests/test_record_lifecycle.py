@@ -28,7 +28,8 @@ PLAN = ["click", "type", "click", "type", "click", "type"]
 
 def launch(cmd: list[str], env: dict, tmp: Path, name: str, timeout: float = 90):
     out, err = tmp / f"{name}.out", tmp / f"{name}.err"
-    proc = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL, stdout=open(out, "w"), stderr=open(err, "w"))
+    proc = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL, stdout=open(out, "w"), stderr=open(err, "w"),
+                            start_new_session=True)  # its own process group, like a job in a terminal
     deadline = time.monotonic() + timeout
     while "recording to" not in out.read_text():
         assert proc.poll() is None, out.read_text() + err.read_text()
@@ -137,17 +138,26 @@ def test_virtual_prints_its_display_and_a_signal_stops_it_cleanly(tmp_path, sig,
         assert m, out.read_text()
         env = {**os.environ, "DISPLAY": m.group(1)}
         subprocess.run(["xdotool", "mousemove", "300", "200", "click", "1"], env=env, check=True)
-        wait_for(lambda: steps_on_disk(rec) == 1, 60, "the click on the virtual desktop was not recorded")
-        proc.send_signal(sig)
+        if sig == signal.SIGTERM:
+            wait_for(lambda: steps_on_disk(rec) == 1, 60, "the click on the virtual desktop was not recorded")
+            proc.send_signal(sig)
+        else:  # Ctrl-C at a terminal: the whole process group, while the click still waits to be labelled
+            time.sleep(0.1)
+            os.killpg(proc.pid, sig)
         assert proc.wait(timeout=60) == 0, out.read_text() + err.read_text()
     finally:
         if proc.poll() is None:
             proc.kill()
-    assert err.read_text().strip() == "", err.read_text()
+    if sig == signal.SIGTERM:
+        assert err.read_text().strip() == "", err.read_text()
+    else:
+        assert only_our_notes(err) == ["note: writing the last 1 step(s) ..."]
     t = read_trajectory(rec)
     assert t.sealed and [st["action"]["type"] for st in t.steps] == ["click"]
     assert t.manifest["status"]["stopped_by"] == ("terminate" if sig == signal.SIGTERM else "interrupt")
     assert "recorded 1 steps" in out.read_text()
+    if sig == signal.SIGINT:  # the labeller process outlived the Ctrl-C and labelled the click
+        assert "label_error" not in t.steps[0]["anchor"], t.steps[0]["anchor"]
 
 
 def test_the_display_going_away_ends_the_recording_cleanly(tmp_path):

@@ -23,6 +23,7 @@ from __future__ import annotations
 import os
 import pickle
 import queue
+import signal
 import struct
 import subprocess
 import sys
@@ -30,7 +31,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import Future
 
-LABEL_NICE = int(os.environ.get("REC_NICE", "5"))
+LABEL_NICE = 5
 _CHILD = "from agent.record.label_runner import serve; serve()"
 
 
@@ -85,8 +86,10 @@ class ThreadRunner:
 
 class ProcessRunner:
     def __init__(self, factory: Callable[[], Callable], *, nice: int = LABEL_NICE, start_timeout: float = 120.0) -> None:
+        # its own session: a Ctrl-C at the terminal goes to the recorder (which drains the queue,
+        # still labelling), not to the labeller; the labeller ends when its stdin closes
         self._proc = subprocess.Popen([sys.executable, "-c", _CHILD, str(nice)], stdin=subprocess.PIPE,
-                                      stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+                                      stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True)
         self._calls: queue.SimpleQueue = queue.SimpleQueue()
         ready: Future = Future()
         self._ready = ready
@@ -152,6 +155,7 @@ def serve() -> None:
         os.nice(int(sys.argv[1]) if len(sys.argv) > 1 else LABEL_NICE)
     except (OSError, ValueError):
         pass
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the recorder decides when we stop (EOF)
     inp = os.fdopen(os.dup(0), "rb")
     out = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # a stray print must not corrupt the protocol
