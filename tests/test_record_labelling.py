@@ -170,3 +170,17 @@ def test_the_labeller_process_answers_reports_a_bad_factory_and_a_death():
         runner.close()
     with pytest.raises(LabellerUnavailable, match="ZeroDivisionError"):
         ProcessRunner(functools.partial(divmod, 1, 0))
+
+
+def test_a_write_failure_is_reported_and_counts_what_was_not_kept(tmp_path):
+    lw, w = worker(tmp_path, None)
+    lw.submit(job(click(0, 1.0)))
+    assert lw.finish(10) == 0 and w.steps_written == 1
+    w.close({})  # the trajectory can no longer be written (as with a full disk)
+    lw2 = LabellingWorker(w, runner=None, t_start=0.0)
+    lw2.start()
+    for i in range(3):
+        lw2.submit(job(click(i, 2.0 + i)))
+    assert lw2.finish(10) == 3  # the first failed (the error), the other two were dropped
+    assert "closed" in str(lw2.error)
+    assert len(read_trajectory(tmp_path / "rec").steps) == 1

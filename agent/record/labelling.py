@@ -82,6 +82,7 @@ class LabellingWorker:
         self.masker = SecretMasker()  # a secret shown in its field stays out of later screenshots
         self.error: Exception | None = None  # writing failed (disk full ...): the recording must stop
         self.unlabelled = 0  # steps written without the labeller's fields
+        self.dropped = 0  # steps not written because writing had failed
         self._jobs: queue.Queue[StepJob | None] = queue.Queue()
         self._hurry = threading.Event()
         self._in_flight: Future | None = None
@@ -104,7 +105,7 @@ class LabellingWorker:
     def finish(self, timeout: float) -> int:
         """Write every step handed over, waiting at most ``timeout`` s for the labeller and then
         writing the rest without it. Returns the steps left unwritten (0 unless writing itself is
-        stuck, e.g. a hung disk)."""
+        stuck or failed, e.g. a hung or full disk)."""
         if self._thread.ident is None:  # never started (the recording failed to start)
             return 0
         self._jobs.put(None)
@@ -112,7 +113,8 @@ class LabellingWorker:
         if self._thread.is_alive():
             self._hurry.set()  # the rest without labels: ~30 ms a step
             self._thread.join(10.0 + 0.2 * self._jobs.qsize())
-        return max(0, self._jobs.unfinished_tasks - 1) if self._thread.is_alive() else 0
+        stuck = max(0, self._jobs.unfinished_tasks - 1) if self._thread.is_alive() else 0
+        return stuck + self.dropped
 
     def hurry(self) -> None:
         """Stop waiting for the labeller (a second Ctrl-C)."""
@@ -127,8 +129,11 @@ class LabellingWorker:
                     return
                 if self.error is None:
                     self._write(job)
+                else:
+                    self.dropped += 1  # writing failed before: nothing more can be kept
             except Exception as e:  # noqa: BLE001 - reported by the recorder, which stops
                 self.error = e
+                self.dropped += 1
             finally:
                 self._jobs.task_done()
 
