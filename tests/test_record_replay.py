@@ -63,7 +63,7 @@ def start_recorder(env: dict, out: Path, *extra: str) -> tuple[subprocess.Popen,
     log = out.with_suffix(".log")
     proc = subprocess.Popen([sys.executable, "-m", "agent", "record", str(out), *extra], env=env,
                             stdin=subprocess.DEVNULL, stdout=open(log, "w"), stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 90  # the labeller process loads the OCR model first
     while "recording to" not in log.read_text():
         assert proc.poll() is None, log.read_text()
         assert time.monotonic() < deadline, "recorder did not start"

@@ -7,6 +7,7 @@ Exit codes as elsewhere: 0 ok, 1 a step failed (replay stopped with a report and
 
 from __future__ import annotations
 
+import importlib.util
 import signal
 from contextlib import ExitStack
 from pathlib import Path
@@ -88,6 +89,7 @@ def record(
     virtual: Annotated[bool, typer.Option("--virtual", help="Record on a fresh virtual desktop.")] = False,
 ) -> None:
     """Record your mouse and keyboard as replayable steps (with screenshots) until the stop hotkey."""
+    from agent.record.labels import ocr_labeller
     from agent.record.recorder import Recorder, RecordError, env_name
     from agent.screen import Screen
     from agent.trajectory import TrajectoryError
@@ -96,13 +98,16 @@ def record(
     for item in secret or []:
         name, _, label = item.rpartition("=")
         fields[label.strip()] = (name.strip() or env_name(label))
-    reader = ocr_lines() if ocr or fields else None
+    reader = ocr_lines() if (ocr or fields) and importlib.util.find_spec("rapidocr_onnxruntime") else None
     if fields and reader is None:
         raise fail("--secret FIELD needs the OCR engine (pip install rapidocr-onnxruntime); "
                     "or mark secret typing with the secret hotkey")
     with ExitStack() as stack:
         if virtual:
-            start_virtual(stack, "1280x800")
+            display = start_virtual(stack, "1280x800")
+            # like `agent desktop`: the person (or xdotool) needs it to work on that desktop
+            console.print(f"DISPLAY={display}  (virtual desktop 1280x800; in another shell: "
+                          f"export DISPLAY={display})", highlight=False)
         try:
             screen = stack.enter_context(Screen())
             screen.size()
@@ -112,14 +117,16 @@ def record(
         def show(i: int, step: dict) -> None:
             a = step["action"]
             label = (step.get("anchor") or {}).get("text")
-            console.print(f"[bold]{i:>3}[/] {secrets.mask(str({k: v for k, v in a.items() if v is not None}))}"
-                          + (f"  [dim]{label!r}[/]" if label else "")
+            console.print(f"[bold]{i:>3}[/] {shown(str({k: v for k, v in a.items() if v is not None}))}"
+                          + (f"  [dim]{shown(repr(label), 80)}[/]" if label else "")
                           + (f"  [yellow]secret → set {step['secret']} when replaying[/]" if step.get("secret") else ""),
                           highlight=False)
 
         try:
             rec = Recorder(out, screen=screen, stop_hotkey=stop_hotkey, secret_hotkey=secret_hotkey or None,
-                           secret_fields={label: name for label, name in fields.items()}, ocr=reader, on_step=show)
+                           secret_fields={label: name for label, name in fields.items()},
+                           labeller_factory=ocr_labeller if reader is not None else None, on_step=show,
+                           on_note=lambda text: err.print(f"[yellow]note:[/] {shown(text)}", highlight=False))
         except RecordError as e:
             raise fail(str(e))
         _sigterm_to_interrupt()
@@ -128,7 +135,9 @@ def record(
                 f"recording to {out} · stop: {stop_hotkey} · secret typing: {secret_hotkey}", highlight=False))
         except (RecordError, TrajectoryError) as e:
             raise fail(str(e))
-    console.print(f"recorded {n} steps → {out}  (replay: agent replay {out})", highlight=False)
+    skipped = rec.figures.get("unlabelled_steps")
+    console.print(f"recorded {n} steps → {out}  (replay: agent replay {out})"
+                  + (f"; {skipped} without text labels (labelling fell behind)" if skipped else ""), highlight=False)
 
 
 def _parse_vars(items: list[str] | None) -> dict[str, str]:
