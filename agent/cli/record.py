@@ -87,6 +87,8 @@ def record(
                          "stored as {{secret:NAME}} (needs OCR). Repeatable.")] = None,
     ocr: Annotated[bool, typer.Option("--ocr/--no-ocr", help="Read each target's text for replay anchors.")] = True,
     virtual: Annotated[bool, typer.Option("--virtual", help="Record on a fresh virtual desktop.")] = False,
+    view: ViewOpt = False,
+    view_control: ViewControlOpt = False,
 ) -> None:
     """Record your mouse and keyboard as replayable steps (with screenshots) until the stop hotkey."""
     from agent.record.labels import ocr_labeller
@@ -104,7 +106,7 @@ def record(
                     "or mark secret typing with the secret hotkey")
     with ExitStack() as stack:
         if virtual:
-            display = start_virtual(stack, "1280x800")
+            display = start_virtual(stack, "1280x800", view=view, view_control=view_control)
             # like `agent desktop`: the person (or xdotool) needs it to work on that desktop
             console.print(f"DISPLAY={display}  (virtual desktop 1280x800; in another shell: "
                           f"export DISPLAY={display})", highlight=False)
@@ -132,12 +134,14 @@ def record(
         _sigterm_to_interrupt()
         try:
             n = rec.run(ready=lambda: console.print(
-                f"recording to {out} · stop: {stop_hotkey} · secret typing: {secret_hotkey}", highlight=False))
+                f"recording to {shown(out)} · stop: {shown(stop_hotkey)} · secret typing: {shown(secret_hotkey)}",
+                highlight=False))
         except (RecordError, TrajectoryError) as e:
             raise fail(str(e))
     skipped = rec.figures.get("unlabelled_steps")
-    console.print(f"recorded {n} steps → {out}  (replay: agent replay {out})"
+    console.print(f"recorded {n} steps → {shown(out)}  (replay: agent replay {shown(out)})"
                   + (f"; {skipped} without text labels (labelling fell behind)" if skipped else ""), highlight=False)
+    report_after(out)
 
 
 def _parse_vars(items: list[str] | None) -> dict[str, str]:
