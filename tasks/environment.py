@@ -134,7 +134,7 @@ def start_app(inst: TaskInstance, workdir: Path, env: dict[str, str] | None = No
     proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env)
     log.close()
     handle = AppHandle(name, proc, workdir, state, **handle_kw)
-    s = handle.wait_state(lambda st: st["window"][2] > 1 and (not setup.get("popup") or st["popup"]), timeout=15)
+    s = handle.wait_state(lambda st: st["window"][2] > 1 and (not setup.get("popup") or st["popup"]), timeout=60)
     if proc.poll() is not None or not s:
         handle.stop()
         tail = (workdir / f"{name}.log").read_text(errors="replace")[-800:]

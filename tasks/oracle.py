@@ -68,7 +68,7 @@ class OracleContext:
     def state(self) -> dict:
         return self.app.state()
 
-    def wait(self, pred: Callable[[dict], bool], what: str, timeout: float = 8.0) -> dict:
+    def wait(self, pred: Callable[[dict], bool], what: str, timeout: float = 30.0) -> dict:
         s = self.app.wait_state(pred, timeout)
         try:
             ok = bool(pred(s))

@@ -96,7 +96,7 @@ def _book(ctx: OracleContext, p: dict[str, Any], s: dict, departure: str, *, sea
     s = ctx.wait(lambda st: st["values"]["card_digits"] >= 12, "the card number typed")
     ctx.click("pay", s["labels"]["pay"], approve=True, target=s["labels"]["pay"])
     s = ctx.wait(lambda st: st["page"] == "confirmation" and st["reference"], "the booking confirmation",
-                 timeout=15)
+                 timeout=45)
     ctx.done(f"booked, reference {s['reference']}")
 
 

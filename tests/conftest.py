@@ -30,6 +30,12 @@ from agent.desktop import DesktopError, VirtualDesktop
 from agent.screen import Screen
 
 
+#: A hang guard for a subprocess of the tests, never a performance budget: the suite must pass on a busy
+#: machine (two CPU hogs beside it), so a command that is merely slow is waited for; only one that has
+#: hung is cut off.
+HANG_S = 1200
+
+
 def require(module: str, reason: str):
     """``pytest.importorskip`` that fails instead of skipping in CI (``CI`` set), where every optional
     part is installed: a test that silently skips there proves nothing."""

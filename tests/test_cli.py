@@ -10,10 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import HANG_S
+
 from tasks.apps.widgets import TITLE
 
 
-def agent(*args: str, env=None, timeout=60) -> subprocess.CompletedProcess:
+def agent(*args: str, env=None, timeout=HANG_S) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "agent", *args], capture_output=True, text=True,
                           stdin=subprocess.DEVNULL, env=env, timeout=timeout)
 
@@ -92,7 +94,7 @@ def test_screenshot_command(xdisplay, tmp_path):
 
 
 def test_demo_passes_end_to_end(tmp_path):
-    r = agent("demo", "--out", str(tmp_path / "demo"), timeout=120)
+    r = agent("demo", "--out", str(tmp_path / "demo"))
     assert r.returncode == 0, r.stdout + r.stderr
     assert "demo passed" in r.stdout and "secret in files written: no" in r.stdout
     assert (tmp_path / "demo" / "trajectory" / "manifest.json").exists()

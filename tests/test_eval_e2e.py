@@ -12,6 +12,8 @@ from dataclasses import replace
 
 import pytest
 
+from tests.conftest import HANG_S
+
 from tasks.spec import load_specs
 
 pytestmark = pytest.mark.display
@@ -20,7 +22,7 @@ SUBSET = ("booking.book_ticket,booking.no_route,booking.popup_trap,booking.banne
           "editor.replace_word,widgets.click_n")
 
 
-def agent(*args: str, timeout: float = 240) -> subprocess.CompletedProcess:
+def agent(*args: str, timeout: float = HANG_S) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "agent", *args], capture_output=True, text=True,
                           stdin=subprocess.DEVNULL, timeout=timeout)
 
@@ -39,7 +41,7 @@ def test_oracle_scores_100_percent_on_a_representative_subset(tmp_path, xdisplay
     assert "7/7" in html and "booking.popup_trap-s0" in html
     # each task ran on its own display and left a sealed, verifiable trajectory
     for x in rows:
-        assert agent("verify", x["trajectory"], timeout=30).returncode == 0
+        assert agent("verify", x["trajectory"]).returncode == 0
     pay = next(x for x in rows if x["task"] == "booking.book_ticket")
     assert len(pay["approvals"]) == 1 and "pay" in pay["approvals"][0]
 
@@ -97,7 +99,7 @@ def test_oracle_fills_the_sample_form_tasks(tmp_path, xdisplay):
 
 
 def test_eval_list_and_bad_suite():
-    r = agent("eval", "bundled", "--list", timeout=60)
+    r = agent("eval", "bundled", "--list")
     assert r.returncode == 0 and "booking.book_ticket" in r.stdout and " tasks" in r.stdout
-    r = agent("eval", "no-such-suite", timeout=60)
+    r = agent("eval", "no-such-suite")
     assert r.returncode == 2 and "no task or suite" in r.stderr

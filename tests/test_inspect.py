@@ -9,6 +9,8 @@ import sys
 
 import pytest
 
+from tests.conftest import HANG_S
+
 from actions.coords import Rect
 from agent.elements.model import iou
 
@@ -28,7 +30,7 @@ def site(a11y_display, tmp_path):
 
 def agent(env: dict, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "agent", "inspect", *args], env=env, capture_output=True,
-                          text=True, stdin=subprocess.DEVNULL, timeout=300)
+                          text=True, stdin=subprocess.DEVNULL, timeout=HANG_S)
 
 
 def test_inspect_lists_the_web_apps_controls_with_their_real_bounds(a11y_display, site, tmp_path):

@@ -11,6 +11,8 @@ import sys
 
 import pytest
 
+from tests.conftest import HANG_S
+
 pytestmark = [pytest.mark.display, pytest.mark.miniwob]
 
 
@@ -25,7 +27,7 @@ def test_click_button_and_enter_text_score_reward_1_through_the_real_executor(tm
     out = tmp_path / "eval"
     r = subprocess.run([sys.executable, "-m", "agent", "eval", "miniwob.click-button,miniwob.enter-text",
                         "--workers", "2", "--out", str(out)],
-                       capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=180)
+                       capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=HANG_S)
     assert r.returncode == 0, r.stdout + r.stderr
     rows = {x["task"]: x for x in map(json.loads, (out / "results.jsonl").read_text().splitlines())}
     assert set(rows) == {"miniwob.click-button", "miniwob.enter-text"}

@@ -15,6 +15,8 @@ import time
 
 import pytest
 
+from tests.conftest import HANG_S
+
 from tasks.apps.state import read_state
 from tests.browser import chromium
 from tests.test_report_html import _filter, _keep, _open, _shown, _wait
@@ -48,11 +50,11 @@ def test_report_of_a_real_agent_do_run(xdisplay, pay_app, tmp_path):
                {"type": "click", "x": px, "y": py}, {"type": "click", "x": 5000, "y": 10}]
     out = tmp_path / "do"
     r = subprocess.run([sys.executable, "-m", "agent", "do", *map(json.dumps, actions), "--yes", "--no-kill-hotkey",
-                        "--out", str(out)], env=env, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=240)
+                        "--out", str(out)], env=env, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=HANG_S)
     assert r.returncode == 1, r.stdout + r.stderr
     assert payments.read_text().count("paid") == 1  # the approved Pay really happened
     r = subprocess.run([sys.executable, "-m", "agent", "report", str(out)], env=env, capture_output=True, text=True,
-                       stdin=subprocess.DEVNULL, timeout=240)
+                       stdin=subprocess.DEVNULL, timeout=HANG_S)
     assert r.returncode == 0, r.stdout + r.stderr
     page = tmp_path / "do-report.html"
     assert f"report: {page}" in r.stdout

@@ -14,6 +14,8 @@ import subprocess
 import sys
 
 import pytest
+
+from tests.conftest import HANG_S
 from rich.console import Console
 
 from agent.untrusted import shown
@@ -48,7 +50,7 @@ def test_shown_cuts_long_text_without_breaking_escapes():
     assert out.export_text().strip() == ("[b]" * 40)[:24] + "…"
 
 
-def agent(*args: str, env=None, timeout=600) -> subprocess.CompletedProcess:
+def agent(*args: str, env=None, timeout=HANG_S) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "agent", *args], capture_output=True, text=True,
                           stdin=subprocess.DEVNULL, env=env, timeout=timeout)
 
@@ -68,7 +70,7 @@ def test_do_verify_replay_and_report_show_markup_verbatim(tmp_path):
 
 
 def test_eval_shows_a_bad_suite_name_verbatim():
-    r = agent("eval", "no-such-[/b]-suite", timeout=120)
+    r = agent("eval", "no-such-[/b]-suite")
     assert r.returncode == 2 and "no-such-[/b]-suite" in r.stderr and "Traceback" not in r.stderr, r.stderr
 
 

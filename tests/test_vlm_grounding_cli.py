@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import ClassVar
 
 import pytest
+
+from tests.conftest import HANG_S
 from PIL import Image
 
 from tasks.apps.form import TEXT_FIELDS, read_submissions
@@ -130,7 +132,7 @@ def test_fill_grounds_every_step_through_glm45v(xdisplay, spawn_window, tmp_path
         r = subprocess.run([sys.executable, "-m", "agent", "fill", str(EXAMPLE / "fill.yaml"), "--data", str(data),
                             "--out", str(out), "--grounder", "vlm", "--model-url", fake.url, "--model", "glm-4.5v",
                             "--no-kill-hotkey", "--settle-ms", "70"],
-                           capture_output=True, text=True, env=env, stdin=subprocess.DEVNULL, timeout=240, cwd=ROOT, check=False)
+                           capture_output=True, text=True, env=env, stdin=subprocess.DEVNULL, timeout=HANG_S, cwd=ROOT, check=False)
         requests = [q for q in fake.requests if q["path"] == "/v1/chat/completions"]
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     assert "vlm:" in r.stdout  # the grounder named in the banner is the VLM
@@ -215,7 +217,7 @@ def test_replay_falls_back_to_glm45v_when_the_crop_no_longer_matches(xdisplay, s
         r = subprocess.run([sys.executable, "-m", "agent", "replay", str(rec), "--out", str(tmp_path / "replay"),
                             "--no-ocr", "--find-timeout", "3", "--model-url", fake.url, "--model", "glm-4.5v",
                             "--no-kill-hotkey"],
-                           capture_output=True, text=True, env=env, stdin=subprocess.DEVNULL, timeout=120, cwd=ROOT, check=False)
+                           capture_output=True, text=True, env=env, stdin=subprocess.DEVNULL, timeout=HANG_S, cwd=ROOT, check=False)
     assert r.returncode == 0, r.stdout + r.stderr
     after = read_state(st2, lambda s: s["clicks"] == 1)
     assert after["events"] == ["click"]

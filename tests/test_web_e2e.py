@@ -20,6 +20,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import HANG_S
+
 from tasks.apps.web.launch import start_site
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -27,7 +29,7 @@ pytestmark = [pytest.mark.display,
               pytest.mark.skipif(not Path("/usr/bin/chromium").exists(), reason="chromium is not installed")]
 
 
-def agent(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+def agent(*args: str, timeout: float = HANG_S) -> subprocess.CompletedProcess:
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
     return subprocess.run([sys.executable, "-m", "agent", *args], capture_output=True, text=True, env=env,
                           stdin=subprocess.DEVNULL, timeout=timeout, cwd=ROOT)
@@ -180,7 +182,7 @@ def test_agent_eval_web_oracle_books_and_fails_the_impossible_task(tmp_path, xdi
     p = rows["web.book_ticket"]
     assert len(paid) == 1 and paid[0][3] == "paid" and paid[0][2] in ("1111", "0004") and paid[0][0] in p["goal"]
     assert db("web.no_trains").execute("SELECT count(*) FROM bookings").fetchone()[0] == 0
-    assert agent("verify", rows["web.book_ticket"]["trajectory"], timeout=60).returncode == 0
+    assert agent("verify", rows["web.book_ticket"]["trajectory"], ).returncode == 0
     # the Pay click is the risky step: without approval the executor refuses it and nothing is stored
     r = agent("eval", "web.book_cheapest", "--no-yes", "--out", str(tmp_path / "refused"))
     row = json.loads((tmp_path / "refused" / "results.jsonl").read_text())
@@ -190,11 +192,11 @@ def test_agent_eval_web_oracle_books_and_fails_the_impossible_task(tmp_path, xdi
 
 
 def test_agent_demo_app_web_passes(tmp_path):
-    r = agent("demo", "--app", "web", "--out", str(tmp_path / "demo"), timeout=240)
+    r = agent("demo", "--app", "web", "--out", str(tmp_path / "demo"))
     assert r.returncode == 0, r.stdout + r.stderr
     assert "demo passed" in r.stdout and "secret in files written: no" in r.stdout and "Chromium" not in r.stderr[-200:]
     assert "grounding=app" in r.stdout and "(risky: approved)" in r.stdout
     traj = tmp_path / "demo" / "trajectory"
     assert (traj / "manifest.json").exists() and (tmp_path / "demo" / "trajectory-report.html").exists()
     assert len(list((traj / "images").iterdir())) >= 20
-    assert agent("demo", "--app", "gtk", "--out", str(tmp_path / "x"), timeout=60).returncode == 2
+    assert agent("demo", "--app", "gtk", "--out", str(tmp_path / "x")).returncode == 2

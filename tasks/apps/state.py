@@ -20,7 +20,7 @@ def write_state(path: str | os.PathLike, state: dict) -> None:
 
 
 def read_state(path: str | os.PathLike, pred: Callable[[dict], bool] = lambda s: True,
-               timeout: float = 10.0) -> dict:
+               timeout: float = 30.0) -> dict:
     """The app's latest state once ``pred`` holds; ``TimeoutError`` with the last state seen otherwise."""
     deadline = time.monotonic() + timeout
     last: dict | None = None
