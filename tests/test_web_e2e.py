@@ -146,7 +146,7 @@ def test_dom_truth_matches_the_page_and_chromes_accessible_names(xdisplay, tmp_p
                     assert by_key[key]["bounds"] == box, key
             want = {"from": ("combobox", "From"), "date_button": ("button", "Select a date"),
                     "passengers": ("combobox", "Passengers"), "search": ("button", "Search trains"),
-                    "month_next": ("button", "Next month"), "day:2026-12-24": ("button", "Thursday 24 December 2026")}
+                    "month_next": ("button", "Next month"), "day:2026-12-24": ("toggle", "Thursday 24 December 2026")}  # aria-pressed: a toggle button
             for key, (role, name) in want.items():
                 assert (by_key[key]["role"], by_key[key]["name"]) == (role, name)
             assert by_key["day:2026-12-14"]["enabled"] is False and by_key["day:2026-12-15"]["enabled"] is True

@@ -36,8 +36,8 @@ from actions.keys import normalize_key, parse_combo
 
 OnError = Literal["stop", "skip_row", "retry"]
 VAR = re.compile(r"(?<!\{)\{([A-Za-z_][A-Za-z0-9_]*)(\??)\}(?!\})")
-ACTIONS = ("click", "double_click", "type", "select", "check", "press", "hotkey", "scroll", "wait_for",
-           "expect", "if_present", "wait")
+ACTIONS = ("click", "double_click", "type", "select", "choose", "check", "press", "hotkey", "scroll",
+           "wait_for", "expect", "if_present", "wait")
 
 
 class ScriptError(ValueError):
@@ -49,23 +49,34 @@ class _Strict(BaseModel):
 
 
 class Target(_Strict):
-    """An element on screen: its visible text, an image crop, or (for a VLM) a description."""
+    """An element on screen: its name as a person reads it (``text``; a field's label wherever the
+    label sits), an image crop, or (for a VLM) a description; narrowed by ``role`` (an element role
+    such as button, entry, checkbox, radio, combobox, spinbox, link, tab; or a family: field,
+    clickable), ``row`` (text of its table/list row), ``group`` (its radio group's or fieldset's
+    label), ``near`` (another element's name), ``nth`` (reading order among equal matches), ``window``
+    (part of the window title) or ``region``. ``row`` or ``role`` alone may name a target."""
 
-    text: Optional[str] = None
+    text: Optional[str] = Field(None, alias="name")
     image: Optional[str] = None
     description: Optional[str] = None
+    role: Optional[str] = None
+    row: Optional[str] = None
+    group: Optional[str] = None
+    window: Optional[str] = None
     nth: Optional[int] = Field(None, ge=1)
     near: Optional[str] = None
     region: Optional[tuple[float, float, float, float]] = None  # left, top, width, height (screen px)
 
     @model_validator(mode="after")
     def _something(self) -> "Target":
-        if not (self.text or self.image or self.description):
-            raise ValueError("a target needs text, image or description")
+        if not (self.text or self.image or self.description or self.row):
+            raise ValueError("a target needs text (its name), image, description or row")
         return self
 
     def label(self) -> str:
-        return self.text or self.description or f"image {self.image}"
+        base = self.text or self.description or (f"image {self.image}" if self.image else self.role or "element")
+        ctx = "".join(f" {k}={v!r}" for k, v in (("row", self.row), ("group", self.group)) if v)
+        return base + ctx
 
 
 def _target(v: Any) -> Any:
@@ -73,7 +84,10 @@ def _target(v: Any) -> Any:
 
 
 class TypeStep(_Strict):
-    into: Target
+    """Type ``text`` into the field ``into`` (clicked first), or, without ``into``, into whatever has
+    keyboard focus (after a ``press: tab``, say)."""
+
+    into: Optional[Target] = None
     text: str
     clear: bool = False  # empty the field first (End, Shift+Home, BackSpace)
     enter: bool = False  # press Enter after typing
@@ -86,6 +100,13 @@ class SelectStep(_Strict):
     option: str
 
     _t = field_validator("field", mode="before")(_target)
+
+
+class ChooseStep(_Strict):
+    """Pick the radio button ``option`` in the radio group labelled ``group``."""
+
+    group: str
+    option: str
 
 
 class CheckStep(_Strict):
@@ -147,6 +168,7 @@ class Step(_Strict):
     double_click: Optional[Target] = None
     type: Optional[TypeStep] = None
     select: Optional[SelectStep] = None
+    choose: Optional[ChooseStep] = None
     check: Optional[CheckStep] = None
     press: Optional[PressStep] = None
     hotkey: Optional[list[str]] = None
@@ -203,7 +225,9 @@ class Step(_Strict):
         if self.name:
             return self.name
         a, v = self.action, getattr(self, self.action)
-        what = {"type": lambda: f"type into {v.into.label()!r}", "select": lambda: f"select in {v.field.label()!r}",
+        what = {"type": lambda: f"type into {v.into.label()!r}" if v.into else "type into the focused field",
+                "select": lambda: f"select in {v.field.label()!r}",
+                "choose": lambda: f"choose {v.option!r} in {v.group!r}",
                 "check": lambda: f"check {v.label.label()!r}", "press": lambda: f"press {v.key}",
                 "hotkey": lambda: "hotkey " + "+".join(v), "wait_for": lambda: f"wait for {v.text!r}",
                 "expect": lambda: f"expect {v.text!r}", "if_present": lambda: f"if {v.target.label()!r} present",
