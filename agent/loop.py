@@ -14,6 +14,8 @@ What peers get wrong, handled here:
   (``agent.stagnation``: a blinking caret or a spinner is not a change). After ``stagnation_warn``
   such repeats the model is told; after ``stagnation_stop`` the run ends with a clear reason.
 * **Half-loaded screens**: the screenshot is always a settled one (``StepRunner.observe``).
+* **Acting on an old picture**: when the model took long and the screen really changed meanwhile, the
+  answer is not carried out; the model is shown the new screen and asked again (``agent.recheck``).
 * **The time cap while the model thinks**: the executor's ``--max-seconds`` only bites when an action
   runs, so a slow answer could run far past it. Each model call gets the time left as its timeout;
   a call that runs out of it ends the run as a safety stop, like any other cap.
@@ -32,9 +34,10 @@ from typing import Any
 from actions import secrets
 from actions.errors import SafetyStop
 from actions.space import Done, Fail
+from agent import recheck
 from agent.stagnation import StagnationDetector
 from agent.steps import StepRunner
-from model.base import Completion, GenerationConfig, ImagePart, Model, ModelError
+from model.base import Completion, GenerationConfig, Model, ModelError
 from model.family import HistoryEntry, ModelFamily, ParseError
 
 
@@ -56,6 +59,8 @@ class LoopConfig:
     stagnation_stop: int = 4
     image_format: str = "png"
     generation: GenerationConfig = field(default_factory=GenerationConfig)
+    recheck_after_s: float | None = 1.0  # look at the screen again after a model call this long (None: never)
+    max_rechecks: int = 2  # re-asks in a row because the screen changed (agent.recheck)
 
 
 @dataclass(frozen=True)
@@ -104,7 +109,8 @@ def run_episode(
     t_start = time.monotonic()
     history: list[HistoryEntry] = []
     feedback: str | None = None
-    parse_errors = 0
+    parse_errors = rechecks = 0
+    kept: str | None = None
     calls = steps = 0
     tok_in = tok_out = 0
     stagnation = StagnationDetector(config.stagnation_warn, config.stagnation_stop)
@@ -120,7 +126,7 @@ def run_episode(
         if obs is None:
             raise ValueError("run_episode needs a StepRunner with a screen")
         t = time.monotonic()
-        shot = ImagePart.from_image(obs.image, config.image_format)
+        shot = obs.encoded(config.image_format)  # the same bytes the trajectory saves
         messages = family.build_messages(goal, shot, history, feedback=feedback)
         prep_s = time.monotonic() - t
         try:  # a stop asked for (kill hotkey) or a cap passed while settling: no further model call
@@ -133,6 +139,7 @@ def run_episode(
             gen = replace(gen, timeout=left if gen.timeout is None else min(gen.timeout, left))
         if on_thinking:
             on_thinking(True)
+        t_model = time.monotonic()
         try:
             completion: Completion = model.generate(messages, gen)
         except ModelError as e:
@@ -167,6 +174,20 @@ def run_episode(
         parse_errors = 0
         extra = {**_output(completion), "memory": parsed.memory,
                  "action_text": parsed.action_text, "model": model_info, "feedback_given": feedback}
+        waited = time.monotonic() - t_model
+        if rechecks < config.max_rechecks and recheck.screen_changed(runner, obs, waited, config.recheck_after_s):
+            kept = feedback if rechecks == 0 else kept  # feedback for the step before still holds
+            rechecks += 1
+            feedback = " ".join(x for x in (kept, recheck.feedback(parsed.action_text, waited)) if x)
+            runner.note({**recheck.record(parsed.action.to_json(), waited), "thought": parsed.thought, **extra}, obs)
+            if on_step:
+                on_step(StepEvent(calls, parsed.thought, None, False, recheck.NOT_CARRIED_OUT,
+                                  {"model_s": completion.latency_s}, completion.usage.total_tokens, feedback))
+            runner.observe(fresh=True)
+            continue
+        if rechecks >= config.max_rechecks > 0 and recheck.should_recheck(waited, config.recheck_after_s):
+            extra["acted_on_changed_screen"] = runner.screen_moved(obs)
+        rechecks = 0
         try:
             outcome = runner.act(parsed.action, thought=parsed.thought, extra=extra)
         except SafetyStop as e:

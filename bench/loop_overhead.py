@@ -1,12 +1,22 @@
-"""Agent-loop overhead per step without model time, and GLM-4.5V image tokens per step.
+"""Agent-loop overhead per step without model time, against the loop before the speed work, in one run.
 
-The real loop (``agent.loop.run_episode``: prompt building with the GLM-4.5V family, screenshot
-encoding, parsing, the safe executor, the settle wait, the trajectory) runs on Xvfb against a real
-Tk window, with a scripted model that answers instantly, so everything measured is desk-agent's own
-cost. Image tokens are what GLM-4.5V's processor makes of what we send: the current screenshot at
-the chosen downscale plus up to 4 history screenshots at half size (the official GUI-agent example).
+The real loop (``agent.loop.run_episode``: the screenshot encoded for the model, GLM-4.5V prompt building
+with its 4 half-size history screenshots, parsing, the safe executor, the settle wait, the trajectory,
+stagnation) runs on Xvfb against a screen-filling Tk "web page" (``bench/page_app.py``: text, lines and
+colours everywhere, as a real screen is; every step clicks "Next page", which redraws the table), with a
+scripted model that answers instantly, so everything measured is desk-agent's own cost.
 
-    python bench/loop_overhead.py [--steps 20] [--max-size 1280x800]
+"Before" is the same scenario run by the code of ``--baseline`` (default ``6fb61a0``, the last commit
+before issue 13's speed work), checked out into a temporary git worktree; both run alternately on the
+same virtual screen, so the ratios compare like with like on a noisy machine. Per step:
+
+* prompt   -- encoding the screenshot and building the GLM-4.5V messages (the loop's ``prompt_s``);
+* settle   -- the wait after the action until the screen is still (``settle_s``);
+* after    -- how long after the last change the settle ended (from the capture before the one that
+              showed the final picture: an upper bound; the new settle reports it, the old does not);
+* overhead -- wall time from one step to the next minus model time: everything the loop does.
+
+    python bench/loop_overhead.py [--steps 20] [--rounds 2] [--max-size 1280x800] [--baseline REF|none]
 """
 
 from __future__ import annotations
@@ -21,10 +31,13 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+BASELINE = "6fb61a0"
+SIZES = ("1280x800", "1920x1080")
 
 
-def child(steps: int, max_size: tuple[int, int]) -> dict:
+def child(root: Path, steps: int, max_size: tuple[int, int]) -> dict:
+    """Run the loop with the code under ``root``; returns per-step figures (JSON)."""
+    sys.path.insert(0, str(root))
     from actions.backends import PyAutoGUIBackend
     from actions.executor import Executor
     from actions.safety import SafetyPolicy, always_no
@@ -32,86 +45,139 @@ def child(steps: int, max_size: tuple[int, int]) -> dict:
     from agent.screen import Screen
     from agent.steps import StepRunner
     from agent.trajectory import TrajectoryWriter
-    from tasks.apps.widgets import launch
-    from model.base import ImagePart, ScriptedModel
+    from model.base import ScriptedModel
     from model.family import get_family
     from model.tokens import glm_image_tokens
+    from tasks.apps.state import read_state
 
-    with tempfile.TemporaryDirectory() as tmp:
-        state = Path(tmp) / "w.json"
-        app, layout = launch(state, cwd=ROOT)
-        box = layout["widgets"]["checkbox"]
+    class Probe(StepRunner):
+        outcomes: list = []
+
+        def act(self, *a, **kw):  # noqa: ANN002, ANN003
+            o = super().act(*a, **kw)
+            self.outcomes.append(o)
+            return o
+
+    with tempfile.TemporaryDirectory() as tmp, Screen() as screen:
+        sw, sh = screen.size()
+        state = Path(tmp) / "page.json"
+        app = subprocess.Popen([sys.executable, str(ROOT / "bench" / "page_app.py"), "--state", str(state),
+                                "--size", f"{sw}x{sh}"])
         try:
-            with Screen() as screen:
-                sw, sh = screen.size()
-                nx = round((box[0] + 15) / sw * 1000)
-                ny = round((box[1] + box[3] / 2) / sh * 1000)
-                click = f"<|begin_of_box|>left_click(start_box='[{nx},{ny}]', element_info='Subscribe')<|end_of_box|>"
-                model = ScriptedModel([f"Toggle it.\n{click}\nMemory:\n[]"] * steps + ["DONE()"])
-                ex = Executor(PyAutoGUIBackend(), SafetyPolicy(max_steps=steps + 5), confirmer=always_no)
-                rows: list[dict] = []
-                with TrajectoryWriter(Path(tmp) / "traj", kind="bench") as writer:
-                    runner = StepRunner(ex, screen, writer, model_size=max_size)
-                    t = time.monotonic()
-                    res = run_episode("toggle the checkbox", model=model, family=get_family("glm45v"), runner=runner,
-                                      config=LoopConfig(max_steps=steps + 2),
-                                      on_step=lambda ev: rows.append(dict(ev.timings)))
-                    wall = time.monotonic() - t
-                shot = runner.observe().image
-            cur = glm_image_tokens(*shot.size)
-            half = ImagePart.from_image(shot.resize((shot.width // 2, shot.height // 2)))
-            hist = glm_image_tokens(half.width, half.height)
-            return {"screen": [sw, sh], "sent": list(shot.size), "status": res.status, "rows": rows[:-1],
-                    "wall_s": wall, "steps": res.steps, "tokens_current": cur, "tokens_history_each": hist}
+            bx, by, bw, bh = read_state(state, lambda s: s["button"][2] > 1)["button"]
+            nx, ny = round((bx + bw / 2) / sw * 1000), round((by + bh / 2) / sh * 1000)
+            click = f"<|begin_of_box|>left_click(start_box='[{nx},{ny}]', element_info='Next page')<|end_of_box|>"
+            model = ScriptedModel([f"Show the next page.\n{click}\nMemory:\n[]"] * steps + ["DONE()"])
+            ex = Executor(PyAutoGUIBackend(), SafetyPolicy(max_steps=steps + 5), confirmer=always_no)
+            marks: list[float] = []
+            rows: list[dict] = []
+
+            def on_step(ev) -> None:  # noqa: ANN001
+                marks.append(time.monotonic())
+                rows.append(dict(ev.timings))
+
+            with TrajectoryWriter(Path(tmp) / "traj", kind="bench") as writer:
+                runner = Probe(ex, screen, writer, model_size=max_size)
+                res = run_episode("page through the departures", model=model, family=get_family("glm45v"),
+                                  runner=runner, config=LoopConfig(max_steps=steps + 2), on_step=on_step)
+            pages = json.loads(state.read_text())["page"]
+            shot = runner.observe().image
         finally:
             app.kill()
+    for i in range(1, len(rows)):  # the first step also pays for the first observation
+        rows[i]["overhead_s"] = marks[i] - marks[i - 1] - rows[i].get("model_s", 0.0)
+    settles = [getattr(o, "settle", None) for o in runner.outcomes]
+    after = [s.quiet_s for s in settles if s is not None and s.quiet_s is not None]
+    half = glm_image_tokens(shot.width // 2, shot.height // 2)
+    return {"screen": [sw, sh], "sent": list(shot.size), "status": res.status, "steps": res.steps, "pages": pages,
+            "rows": rows[1:-1], "after_change_s": after, "tokens_current": glm_image_tokens(*shot.size),
+            "tokens_history_each": half, "tokens_native": glm_image_tokens(sw, sh) + 4 * glm_image_tokens(sw // 2, sh // 2)}
+
+
+def baseline_tree(ref: str, into: Path) -> Path | None:
+    """A temporary git worktree of ``ref`` (the code before), or None (said why) when it cannot be made."""
+    where = into / "baseline"
+    out = subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(where), ref],
+                         capture_output=True, text=True)
+    if out.returncode != 0:
+        print(f"(no baseline: git worktree add {ref} failed: {out.stderr.strip()[-300:]})")
+        return None
+    return where
+
+
+def run_child(root: Path, env: dict, steps: int, max_size: str) -> dict:
+    out = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--child", str(root), "--steps", str(steps), "--max-size", max_size],
+                         env={**env, "PYTHONPATH": str(root)}, capture_output=True, text=True, cwd=root)
+    if out.returncode != 0:
+        raise SystemExit(f"child ({root}) failed:\n{out.stderr[-3000:]}")
+    r = json.loads(out.stdout.strip().splitlines()[-1])
+    if r["status"] != "done" or r["pages"] != r["steps"] - 1:
+        raise SystemExit(f"child ({root}) did not page through: {r['status']}, {r['pages']} pages, {r['steps']} steps")
+    return r
+
+
+def med(rows: list[dict], key: str) -> float | None:
+    vals = [r[key] for r in rows if key in r]
+    return statistics.median(vals) * 1e3 if vals else None
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--steps", type=int, default=20)
+    ap.add_argument("--rounds", type=int, default=2, help="alternate before/now this many times per screen size")
     ap.add_argument("--max-size", default="1280x800")
-    ap.add_argument("--child", action="store_true")
+    ap.add_argument("--baseline", default=BASELINE, help="git ref of the code to compare with, or 'none'")
+    ap.add_argument("--child")
     args = ap.parse_args()
     from agent.desktop import VirtualDesktop, parse_size
 
-    limit = parse_size(args.max_size)
     if args.child:
-        print(json.dumps(child(args.steps, limit)))
+        print(json.dumps(child(Path(args.child), args.steps, parse_size(args.max_size))))
         return
-    print(f"desk-agent loop overhead without model time: {args.steps} steps per screen on Xvfb, "
-          f"screenshots downscaled to fit {limit[0]}x{limit[1]}, GLM-4.5V prompt and parser, instant scripted model")
-    print(f"{'screen':>10} {'sent':>9} {'prompt':>8} {'parse+exec':>11} {'settle':>8} {'overhead':>9} "
-          f"{'img tok now':>11} {'+4 history':>10} {'tok/step':>8}")
-    from model.tokens import glm_image_tokens
-
-    savings: list[str] = []
-    for size in ("1280x800", "1920x1080"):
-        with VirtualDesktop(parse_size(size)) as desk:
-            out = subprocess.run([sys.executable, __file__, "--child", "--steps", str(args.steps),
-                                  "--max-size", args.max_size], env={**desk.env, "PYTHONPATH": str(ROOT)},
-                                 capture_output=True, text=True, cwd=ROOT)
-        if out.returncode != 0:
-            raise SystemExit(f"child for {size} failed:\n{out.stderr[-3000:]}")
-        r = json.loads(out.stdout.strip().splitlines()[-1])
-        rows = r["rows"]
-
-        def med(k: str) -> float:
-            return statistics.median(x.get(k, 0.0) for x in rows) * 1e3
-
-        other = med("execute_s") + med("encode_s")
-        overhead = statistics.median(sum(v for k, v in x.items() if k != "model_s") for x in rows) * 1e3
-        per_step = r["tokens_current"] + 4 * r["tokens_history_each"]
-        sw, sh = r["screen"]
-        native = glm_image_tokens(sw, sh) + 4 * glm_image_tokens(sw // 2, sh // 2)
-        savings.append(f"{size}: {native} tokens/step at native size, {per_step} sent ({native / per_step:.2f}x fewer)")
-        print(f"{size:>10} {r['sent'][0]:>4}x{r['sent'][1]:<4} {med('prompt_s'):>6.1f}ms {other:>9.1f}ms "
-              f"{med('settle_s'):>6.1f}ms {overhead:>7.1f}ms {r['tokens_current']:>11} "
-              f"{4 * r['tokens_history_each']:>10} {per_step:>8}   ({r['status']}, {r['steps']} steps)")
-    for line in savings:
-        print(line)
-    print("overhead = prompt building (screenshot encode + history) + trajectory encode + execute + settle; "
-          "settle waits until the screen was unchanged for 150 ms.")
+    with tempfile.TemporaryDirectory() as tmp:
+        base = None if args.baseline == "none" else baseline_tree(args.baseline, Path(tmp))
+        try:
+            variants = ([("before", base)] if base else []) + [("now", ROOT)]
+            print(f"desk-agent loop overhead without model time: {args.steps} steps x {args.rounds} rounds per screen "
+                  f"on Xvfb, a screen-filling page, screenshots downscaled to fit {args.max_size}, GLM-4.5V prompt "
+                  f"and parser, instant scripted model; before = {args.baseline if base else '(none)'}")
+            print(f"{'screen':>10} {'code':>7} {'prompt':>8} {'settle':>8} {'after':>7} {'overhead':>9} "
+                  f"{'p90':>7} {'img tok':>8} {'+4 hist':>8}")
+            tokens = []
+            for size in SIZES:
+                res: dict[str, list[dict]] = {name: [] for name, _ in variants}
+                with VirtualDesktop(parse_size(size)) as desk:
+                    for _ in range(args.rounds):
+                        for name, root in variants:
+                            res[name].append(run_child(root, desk.env, args.steps, args.max_size))
+                figs = {}
+                for name, _ in variants:
+                    rows = [row for r in res[name] for row in r["rows"]]
+                    after = [a for r in res[name] for a in r["after_change_s"]]
+                    over = sorted(r["overhead_s"] for r in rows)
+                    figs[name] = {"prompt": med(rows, "prompt_s"), "settle": med(rows, "settle_s"),
+                                  "after": statistics.median(after) * 1e3 if after else None,
+                                  "overhead": statistics.median(over) * 1e3, "p90": over[int(0.9 * (len(over) - 1))] * 1e3}
+                    r = res[name][-1]
+                    f = figs[name]
+                    print(f"{size:>10} {name:>7} {f['prompt']:>6.1f}ms {f['settle']:>6.1f}ms "
+                          + (f"{f['after']:>5.1f}ms" if f["after"] is not None else f"{'-':>7}")
+                          + f" {f['overhead']:>7.1f}ms {f['p90']:>5.0f}ms {r['tokens_current']:>8} "
+                          f"{4 * r['tokens_history_each']:>8}")
+                if "before" in figs:
+                    b, n = figs["before"], figs["now"]
+                    print(f"{size:>10} {'ratio':>7} {b['prompt'] / n['prompt']:>7.1f}x {b['settle'] / n['settle']:>7.1f}x "
+                          f"{'':>7} {b['overhead'] / n['overhead']:>8.1f}x   (before / now)")
+                r = res["now"][-1]
+                per_step = r["tokens_current"] + 4 * r["tokens_history_each"]
+                tokens.append(f"{size}: {r['tokens_native']} image tokens/step at native size, {per_step} sent "
+                              f"({r['tokens_native'] / per_step:.2f}x fewer)")
+            for line in tokens:
+                print(line)
+        finally:
+            if base is not None:
+                subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(base)],
+                               capture_output=True)
 
 
 if __name__ == "__main__":

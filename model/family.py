@@ -21,7 +21,8 @@ Two rules shape this module:
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, replace
 from typing import Protocol
 
@@ -118,8 +119,30 @@ def get_family(name: str) -> ModelFamily:
 
 def half_size(img: ImagePart) -> ImagePart:
     """The image at 50% x 50%, re-encoded in its own format (GLM-V's ``build_history_images``
-    shrinks history screenshots this way; it always writes PNG, we keep the caller's format)."""
-    pil = img.to_pil()
+    shrinks history screenshots this way; it always writes PNG, we keep the caller's format).
+
+    Made once per image and kept in ``img.memo``: the same history screenshot goes into up to four
+    prompts. When ``prefetch_half_size`` started it in the background, this waits for that."""
+    got = img.memo.get("half")
+    if got is None:
+        got = _half(img)
+    elif isinstance(got, Future):
+        got = got.result()
+    img.memo["half"] = got
+    return got
+
+
+def prefetch_half_size(img: ImagePart, submit: Callable[..., Future], source: Image.Image | None = None) -> None:
+    """Start making ``half_size(img)`` with ``submit`` (a thread pool's), unless it is made or under way.
+    ``source`` is the image ``img`` was encoded from: for PNG (lossless) shrinking it gives the same
+    pixels as shrinking the decoded bytes, without the decode."""
+    if "half" not in img.memo:
+        img.memo["half"] = submit(_half, img, source if img.mime == "image/png" else None)
+
+
+def _half(img: ImagePart, source: Image.Image | None = None) -> ImagePart:
+    same = source is not None and source.mode == "RGB" and source.size == (img.width, img.height)
+    pil = source if same else img.to_pil()
     small = pil.resize((max(1, pil.width // 2), max(1, pil.height // 2)), Image.Resampling.BILINEAR)
     return ImagePart.from_image(small, "jpeg" if img.mime == "image/jpeg" else "png")
 
@@ -363,7 +386,7 @@ def check_size(text: str) -> None:
 
 
 __all__ = [
-    "HistoryEntry", "ParsedStep", "ParseError", "ModelFamily", "get_family", "half_size",
+    "HistoryEntry", "ParsedStep", "ParseError", "ModelFamily", "get_family", "half_size", "prefetch_half_size",
     "split_think", "Call", "scan_call", "find_calls", "unescape", "escape", "read_point",
     "read_int", "strip_box_tokens", "find_boxes", "same_action", "check_size", "MAX_TEXT",
 ]

@@ -39,6 +39,9 @@ def run(
         help="Most tokens the model may generate per step (default 8192, as the official GLM-V example).")] = None,
     max_size: Annotated[str, typer.Option(help="Downscale screenshots for the model to fit WIDTHxHEIGHT.")] = "1280x800",
     image_format: Annotated[str, typer.Option(help="png or jpeg screenshots for the model.")] = "png",
+    recheck_after: Annotated[float, typer.Option(
+        help="When the model took this many seconds, look at the screen again before acting and ask again "
+             "if it changed meanwhile (negative: never).")] = 1.0,
     out: Annotated[Optional[Path], typer.Option(help="Trajectory folder (default runs/run-TIMESTAMP).")] = None,
     virtual: Annotated[bool, typer.Option("--virtual", help="Run on a fresh virtual desktop.")] = False,
     yes: YesOpt = False,
@@ -112,6 +115,7 @@ def run(
                 console.print(f"    [yellow]→ model told: {shown(ev.feedback, 200)}[/]")
 
         cfg = LoopConfig(max_steps=max_steps, image_format=image_format,
+                         recheck_after_s=None if recheck_after < 0 else recheck_after,
                          generation=GenerationConfig(max_tokens=settings.max_tokens, enable_thinking=settings.thinking))
         try:
             res = run_episode(goal, model=llm, family=family, runner=runner, config=cfg, on_step=show,

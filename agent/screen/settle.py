@@ -1,0 +1,147 @@
+"""Wait for the screen to settle after an action: as soon as it is still, never on a half-drawn picture.
+
+A fixed quiet window after polling (the old ``wait_settled``: 150 ms of identical frames, polled every
+50 ms) costs ~200 ms on every step and still returns too early when an app answers after a pause.
+``settle`` asks two questions instead:
+
+1. **Has the action's effect shown yet?** An app may redraw at once, after 100 ms (a handler doing
+   work) or after half a second (a dialog opening, a page loading). After an action that should
+   change the screen, the wait first looks for the first change against ``before`` (the frame
+   captured just before the action), for at most ``first_change`` seconds. A caret blinking
+   (``change.blink_like``) and what was already moving by itself before the action (``moving``: a
+   spinner seen by the previous settle) do not count as that change. When none comes, the screen was
+   still all along and the wait ends there.
+2. **Has it finished drawing?** Then it waits until the screen has made no *real* change (more than
+   motion, ``agent.screen.change``) for ``quiet`` seconds and at least ``polls`` captures. Each
+   capture is compared with the frame that began the quiet window, so a picture that builds up in
+   small pieces counts once the pieces add up, while a caret or a spinner never keeps it waiting.
+
+Captures are cheap (an XShm grab is 1-4 ms and a capture equal to the previous one is recognised by
+comparing the grab's bytes), so the screen is polled every ``interval`` (10 ms) and the wait ends
+within about ``quiet + interval`` (~50 ms) of the last change. ``on_picture`` is told of each new
+picture once it lasted one poll: the step runner starts encoding it then, in the background, so the
+encoding is usually ready when the wait ends.
+
+What it cannot know: an app that changes twice with more than ``quiet`` of calm in between (a pressed
+button's look at once, the result half a second later) is returned after the first change. Before
+acting on a slow model's answer the agent loop looks again (``agent.steps.StepRunner.screen_moved``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+
+from agent.screen.capture import Frame, Region, Screen, SettleResult
+from agent.screen.change import JOIN, blink_like, classify
+
+#: Most motion regions a settle reports (merged when they touch).
+MAX_MOVING = 32
+
+
+def settle(
+    screen: Screen,
+    *,
+    before: Frame | None = None,
+    moving: Sequence[Region] = (),
+    first_change: float = 0.0,
+    quiet: float = 0.04,
+    interval: float = 0.01,
+    polls: int = 3,
+    timeout: float = 3.0,
+    monitor: int = 0,
+    region: Region | None = None,
+    on_picture: Callable[[Frame], None] | None = None,
+) -> SettleResult:
+    """Capture until the screen settled (see the module docstring); ``frame`` is the latest capture.
+
+    ``before`` and ``first_change`` > 0 turn on the wait for the action's first change; ``moving``
+    (screen coordinates) are regions known to change by themselves. ``settled`` is False when real
+    changes went on until ``timeout``.
+    """
+    start = time.monotonic()
+    deadline = start + max(0.0, timeout)
+    cur = screen.capture(monitor, region)
+    frames = 1
+    first_s = None
+    last_still = start  # the last capture known to show the picture before the latest real change
+    if before is not None and first_change > 0:
+        until = min(start + first_change, deadline)
+        known = _to_frame(moving, cur)
+        prev_t = start
+        while not _shows_effect(before, cur, known):
+            if cur.taken_at >= until:  # nothing but a caret or known motion changed: still all along
+                return SettleResult(True, time.monotonic() - start, frames, cur, None, cur.taken_at - start)
+            prev_t = cur.taken_at
+            _sleep_until(min(cur.taken_at + interval, until))
+            cur = _grab(screen, monitor, region, cur)
+            frames += 1
+        first_s, last_still = cur.taken_at - start, prev_t
+    ref = prev = cur
+    unchanged, told = 0, False
+    motion: list[Region] = []
+    while True:
+        now = time.monotonic()
+        if unchanged >= polls and prev.taken_at - ref.taken_at >= quiet:
+            return SettleResult(True, now - start, frames, prev, first_s, now - last_still, tuple(motion))
+        if now >= deadline:
+            return SettleResult(False, now - start, frames, prev, first_s, now - last_still, tuple(motion))
+        _sleep_until(min(prev.taken_at + interval, deadline))
+        cur = _grab(screen, monitor, region, prev)
+        frames += 1
+        if cur.same_pixels(prev):
+            unchanged += 1
+        else:
+            real, regions = classify(ref.image, cur.image)
+            if real:
+                ref, unchanged, last_still, told = cur, 0, prev.taken_at, False
+            else:
+                unchanged += 1
+                _merge(motion, [Region(r.left + cur.left, r.top + cur.top, r.width, r.height) for r in regions])
+        if unchanged and not told and on_picture is not None:  # a picture that lasted one poll
+            on_picture(cur)
+            told = True
+        prev = cur
+
+
+def _grab(screen: Screen, monitor: int, region: Region | None, like: Frame) -> Frame:
+    """A capture that shares ``like``'s image when nothing changed (a ``Screen``; other screens, such
+    as the tests' stand-ins, capture plainly)."""
+    return screen.capture(monitor, region, like=like) if isinstance(screen, Screen) else screen.capture(monitor, region)
+
+
+def _sleep_until(t: float) -> None:
+    left = t - time.monotonic()
+    if left > 0:
+        time.sleep(left)
+
+
+def _to_frame(regions: Sequence[Region], frame: Frame) -> list[Region]:
+    """Screen regions in ``frame``'s pixel coordinates, grown by ``JOIN`` px (motion wanders a little)."""
+    return [Region(max(0, r.left - frame.left - JOIN), max(0, r.top - frame.top - JOIN),
+                   r.width + 2 * JOIN, r.height + 2 * JOIN) for r in regions]
+
+
+def _shows_effect(before: Frame, cur: Frame, known: Sequence[Region]) -> bool:
+    """Does ``cur`` differ from ``before`` by more than a caret's blink and motion known beforehand?"""
+    if cur.same_pixels(before):
+        return False
+    real, regions = classify(before.image, cur.image)
+    if real:
+        return True
+    # only small regions changed: the action's effect unless each is a caret or was moving before
+    return any(not blink_like(r, cur.size) and not any(r.intersect(k) for k in known) for r in regions)
+
+
+def _merge(into: list[Region], new: Sequence[Region]) -> None:
+    """Add ``new`` to ``into``, joining regions that touch; at most ``MAX_MOVING`` are kept."""
+    for r in new:
+        for i, m in enumerate(into):
+            grown = Region(m.left - JOIN, m.top - JOIN, m.width + 2 * JOIN, m.height + 2 * JOIN)
+            if grown.intersect(r) is not None:
+                left, top = min(m.left, r.left), min(m.top, r.top)
+                into[i] = Region(left, top, max(m.right, r.right) - left, max(m.bottom, r.bottom) - top)
+                break
+        else:
+            if len(into) < MAX_MOVING:
+                into.append(r)
