@@ -89,7 +89,7 @@ class StagedApp:
                      font=("DejaVu Sans", 12)).place(x=0, y=0, width=660, height=60)
             self.go.place(x=20, y=80)
             self.stop.place(x=20, y=20)
-            self.stop.lift()
+            tk.Misc.lift(self.stop)  # above the banner (Canvas.lift raises canvas items)
             self.root.update_idletasks()
             self.save()
         self.root.after(30, self.watch)
