@@ -80,6 +80,10 @@ def test_a_slow_answer_is_not_carried_out_on_a_changed_screen(spawn_window, xdis
     first, second = (request_images(q["body"])[-1].convert("RGB") for q in srv.requests[:2])
     assert first.getpixel((400, 130)) != BANNER and second.getpixel((400, 130)) == BANNER
     assert "not carried out" in r.stdout
+    from agent.trajectory.report_view import build
+
+    shown = [v for v in build(out)["steps"] if v["kind"] == "asked again"]
+    assert len(shown) == 1 and shown[0]["status"]["text"].startswith("click") and shown[0]["after"]
 
 
 def test_re_asks_are_bounded(screen, xdisplay, tmp_path):

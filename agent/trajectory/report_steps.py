@@ -19,7 +19,7 @@ _KNOWN = {"index", "t", "action", "ok", "error", "approved_risky", "evidence", "
           "image_size", "settled", "timings", "model_output", "memory", "action_text", "model", "feedback_given",
           "parse_error", "safety_stop", "element", "grounding", "match", "anchor", "anchor_end", "model_s",
           "prompt_s", "prompt_tokens", "completion_tokens", "after_screenshot", "healed", "t_rel", "replay_of",
-          "row", "step", "step_name", "var", "secret", "dry_run"}
+          "row", "step", "step_name", "var", "secret", "dry_run", "screen_changed", "not_carried_out", "waited_s"}
 _CLICKS = {1: "click", 2: "double-click", 3: "triple-click"}
 
 
@@ -187,6 +187,8 @@ def _after(s: dict, nxt: dict | None) -> tuple[str | None, str]:
     if isinstance(s.get("after_screenshot"), str):
         return s["after_screenshot"], "after"
     a = s.get("action") if isinstance(s.get("action"), dict) else {}
+    if nxt is not None and s.get("screen_changed"):  # an answer not carried out (agent.recheck)
+        return nxt.get("screenshot"), "the screen had changed to this while the model was thinking"
     if nxt is not None and not a:  # a parse error: nothing was done, the screen stayed as the model saw it
         return nxt.get("screenshot"), "the screen the model was answering about"
     if nxt is not None and a.get("type") not in ("done", "fail") and not s.get("safety_stop"):
@@ -200,6 +202,9 @@ def step_view(s: dict, nxt: dict | None, store: ImageStore, t0: float | None) ->
     fl = flags(s)
     if s.get("parse_error"):
         kind, status = "parse error", {"cls": "bad", "text": f"unusable model answer: {s['parse_error']}"}
+    elif s.get("screen_changed"):
+        kind, status = "asked again", {"cls": "stop", "text": f"{action_words(s.get('not_carried_out'))}: "
+                                                              f"{s['screen_changed']}"}
     elif s.get("safety_stop"):
         kind, status = (a or {}).get("type", "?"), {"cls": "stop", "text": f"safety stop: {s['safety_stop']}"}
     elif "error" in fl:
