@@ -197,8 +197,8 @@ def run_episode(
         feedback = None
         if not outcome.result.ok:
             feedback = f"Your action {parsed.action_text} failed: {outcome.result.error}"
-        after = None if outcome.observation is None else outcome.observation.frame.image
-        stuck = stagnation.update(parsed.action.to_json(), parsed.action_text, obs.frame.image, after)
+        after = None if outcome.observation is None else outcome.observation.image  # the model's copies:
+        stuck = stagnation.update(parsed.action.to_json(), parsed.action_text, obs.image, after)  # fewer pixels
         if stuck.level == "stop":
             if on_step:
                 on_step(StepEvent(calls, parsed.thought, parsed.action.describe(), outcome.result.ok,

@@ -32,6 +32,7 @@ from actions.executor import ActionResult, Executor
 from actions.space import Action, Click, Drag, Hotkey, KeyPress, MouseDown, Scroll, TypeText
 from agent.screen import Frame, Region, Screen, SettleResult, classify, downscale, encode, motion_limit, real_change
 from agent.screen import background
+from agent.screen.settle import arm
 from agent.screen.settle import settle as settle_screen
 from agent.screen.redact import SecretMasker
 from agent.trajectory import TrajectoryWriter
@@ -50,15 +51,17 @@ def expects_change(action: Action) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class SettleConfig:
-    """How to decide that the screen settled (``agent.screen.settle``): poll every ``interval``; after an
+    """How to decide that the screen settled (``agent.screen.settle``): look every ``interval``; after an
     action that should change the screen wait up to ``first_change`` for its first change; then until
-    there was no real change for ``stable_for`` seconds and ``polls`` captures; give up after ``timeout``."""
+    there was no real change for ``stable_for`` seconds and ``polls`` looks; give up after ``timeout``.
+    ``damage``: capture only when the X server reports drawing (else poll)."""
 
     interval: float = 0.01
     stable_for: float = 0.04
     timeout: float = 3.0
     first_change: float = 1.0
     polls: int = 3
+    damage: bool = True
 
 
 def _fmt(fmt: str) -> str:
@@ -188,7 +191,7 @@ class StepRunner:
     def _settle(self, **kw) -> SettleResult:
         c = self.settle
         return settle_screen(self.screen, quiet=c.stable_for, interval=c.interval, polls=c.polls, timeout=c.timeout,
-                             on_picture=self._prepare, **kw)
+                             damage=c.damage, on_picture=self._prepare, **kw)
 
     def _observation(self, s: SettleResult, spent: float) -> Observation:
         frame, cand, self._candidate = s.frame, self._candidate, None
@@ -311,8 +314,9 @@ class StepRunner:
             timings["encode_s"] = time.monotonic() - t
         self._last = None  # whatever happens next, the old observation is stale
         first_change = self.settle.first_change if expects_change(action) else 0.0
-        pre = None  # the screen right before the action: its effect is looked for against it
+        pre, armed = None, False  # the screen right before the action: its effect is looked for against it
         if before is not None and first_change > 0 and not action.terminal:
+            armed = self.settle.damage and arm(self.screen)  # drawing from here on is waited for
             pre = self.screen.capture()
         t = time.monotonic()
         try:
@@ -329,7 +333,7 @@ class StepRunner:
         if self.screen is not None and not action.terminal:
             t = time.monotonic()
             if pre is not None and result.ok:
-                s = self._settle(before=pre, moving=self._moving(before, pre), first_change=first_change)
+                s = self._settle(before=pre, moving=self._moving(before, pre), first_change=first_change, armed=armed)
             else:  # nothing was done (refused, failed): nothing to wait for but a still screen
                 s = self._settle()
             timings["settle_s"] = time.monotonic() - t

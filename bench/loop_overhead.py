@@ -14,7 +14,8 @@ same virtual screen, so the ratios compare like with like on a noisy machine. Pe
 * settle   -- the wait after the action until the screen is still (``settle_s``);
 * after    -- how long after the last change the settle ended (from the capture before the one that
               showed the final picture: an upper bound; the new settle reports it, the old does not);
-* overhead -- wall time from one step to the next minus model time: everything the loop does.
+* overhead -- wall time from one step to the next minus model time: everything the loop does;
+* cpu      -- CPU time the agent's process used per step (all threads): what a busy machine multiplies.
 
     python bench/loop_overhead.py [--steps 20] [--rounds 2] [--max-size 1280x800] [--baseline REF|none]
 """
@@ -69,11 +70,11 @@ def child(root: Path, steps: int, max_size: tuple[int, int]) -> dict:
             click = f"<|begin_of_box|>left_click(start_box='[{nx},{ny}]', element_info='Next page')<|end_of_box|>"
             model = ScriptedModel([f"Show the next page.\n{click}\nMemory:\n[]"] * steps + ["DONE()"])
             ex = Executor(PyAutoGUIBackend(), SafetyPolicy(max_steps=steps + 5), confirmer=always_no)
-            marks: list[float] = []
+            marks: list[tuple[float, float]] = []
             rows: list[dict] = []
 
             def on_step(ev) -> None:  # noqa: ANN001
-                marks.append(time.monotonic())
+                marks.append((time.monotonic(), time.process_time()))
                 rows.append(dict(ev.timings))
 
             with TrajectoryWriter(Path(tmp) / "traj", kind="bench") as writer:
@@ -85,7 +86,8 @@ def child(root: Path, steps: int, max_size: tuple[int, int]) -> dict:
         finally:
             app.kill()
     for i in range(1, len(rows)):  # the first step also pays for the first observation
-        rows[i]["overhead_s"] = marks[i] - marks[i - 1] - rows[i].get("model_s", 0.0)
+        rows[i]["overhead_s"] = marks[i][0] - marks[i - 1][0] - rows[i].get("model_s", 0.0)
+        rows[i]["cpu_s"] = marks[i][1] - marks[i - 1][1]  # this process, all its threads
     settles = [getattr(o, "settle", None) for o in runner.outcomes]
     after = [s.quiet_s for s in settles if s is not None and s.quiet_s is not None]
     half = glm_image_tokens(shot.width // 2, shot.height // 2)
@@ -142,7 +144,7 @@ def main() -> None:
                   f"on Xvfb, a screen-filling page, screenshots downscaled to fit {args.max_size}, GLM-4.5V prompt "
                   f"and parser, instant scripted model; before = {args.baseline if base else '(none)'}")
             print(f"{'screen':>10} {'code':>7} {'prompt':>8} {'settle':>8} {'after':>7} {'overhead':>9} "
-                  f"{'p90':>7} {'img tok':>8} {'+4 hist':>8}")
+                  f"{'p90':>7} {'cpu':>7} {'img tok':>8} {'+4 hist':>8}")
             tokens = []
             for size in SIZES:
                 res: dict[str, list[dict]] = {name: [] for name, _ in variants}
@@ -157,17 +159,19 @@ def main() -> None:
                     over = sorted(r["overhead_s"] for r in rows)
                     figs[name] = {"prompt": med(rows, "prompt_s"), "settle": med(rows, "settle_s"),
                                   "after": statistics.median(after) * 1e3 if after else None,
-                                  "overhead": statistics.median(over) * 1e3, "p90": over[int(0.9 * (len(over) - 1))] * 1e3}
+                                  "overhead": statistics.median(over) * 1e3, "p90": over[int(0.9 * (len(over) - 1))] * 1e3,
+                                  "cpu": med(rows, "cpu_s")}
                     r = res[name][-1]
                     f = figs[name]
                     print(f"{size:>10} {name:>7} {f['prompt']:>6.1f}ms {f['settle']:>6.1f}ms "
                           + (f"{f['after']:>5.1f}ms" if f["after"] is not None else f"{'-':>7}")
-                          + f" {f['overhead']:>7.1f}ms {f['p90']:>5.0f}ms {r['tokens_current']:>8} "
+                          + f" {f['overhead']:>7.1f}ms {f['p90']:>5.0f}ms {f['cpu']:>5.0f}ms {r['tokens_current']:>8} "
                           f"{4 * r['tokens_history_each']:>8}")
                 if "before" in figs:
                     b, n = figs["before"], figs["now"]
                     print(f"{size:>10} {'ratio':>7} {b['prompt'] / n['prompt']:>7.1f}x {b['settle'] / n['settle']:>7.1f}x "
-                          f"{'':>7} {b['overhead'] / n['overhead']:>8.1f}x   (before / now)")
+                          f"{'':>7} {b['overhead'] / n['overhead']:>8.1f}x {b['p90'] / n['p90']:>6.1f}x "
+                          f"{b['cpu'] / n['cpu']:>6.1f}x   (before / now)")
                 r = res["now"][-1]
                 per_step = r["tokens_current"] + 4 * r["tokens_history_each"]
                 tokens.append(f"{size}: {r['tokens_native']} image tokens/step at native size, {per_step} sent "

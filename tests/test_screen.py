@@ -216,3 +216,55 @@ def test_wait_settled_animation(screen, spawn_window):
     assert res.settled
     assert res.frame.pixel(700, 450) == (0, 128, 0)  # Tk "green": the still colour after the animation
     assert time.monotonic() - t0 >= 1.0  # could only settle after the animation ended
+
+
+# ---------------------------------------------------------------- speed helpers
+@pytest.mark.parametrize("mode", ["RGB", "RGBA", "L", "P"])
+def test_png_bytes_is_lossless(mode):
+    from model.base import ImagePart, png_bytes
+
+    img = Image.effect_noise((97, 61), 64).convert(mode)  # noise: every row differs
+    back = Image.open(io.BytesIO(png_bytes(img)))
+    assert back.mode == img.mode and back.tobytes() == img.tobytes()
+    part = ImagePart.from_image(img.convert("RGB"))
+    assert part.data == encode(img.convert("RGB"), "png")  # the model's copy and the trajectory's: same bytes
+
+
+def test_classify_agrees_with_the_regions():
+    """The fast answers (a small box; enough changed pixels) agree with the full region analysis."""
+    from agent.screen import change_regions, classify
+    from agent.screen.change import is_real
+
+    rng = __import__("random").Random(7)
+    base = Image.new("RGB", (640, 400), (230, 230, 230))
+    for _ in range(40):
+        b = base.copy()
+        for _ in range(rng.randint(1, 12)):
+            x, y = rng.randrange(620), rng.randrange(380)
+            w, h = rng.randint(1, 60), rng.randint(1, 30)
+            b.paste((rng.randrange(256), 0, 0), (x, y, min(640, x + w), min(400, y + h)))
+        real, _ = classify(base, b)
+        assert real == is_real(change_regions(base, b), base.size)
+    assert classify(base, base.copy()) == (False, [])
+
+
+def test_blink_like_is_a_caret_not_a_glyph():
+    from agent.screen import blink_like
+
+    assert blink_like(Region(10, 10, 1, 19), (1280, 800))  # a caret
+    assert blink_like(Region(10, 10, 12, 2), (1280, 800))  # an underline caret
+    assert not blink_like(Region(10, 10, 7, 19), (1280, 800))  # a typed character (and the caret moved)
+    assert not blink_like(Region(10, 10, 2, 300), (1280, 800))  # a divider line, far longer than a text line
+    assert blink_like(Region(10, 10, 6, 60), (3840, 2160))  # a HiDPI caret is thicker
+
+
+def test_capture_like_shares_the_image_of_a_still_screen(screen):
+    a = screen.capture()
+    b = screen.capture(like=a)
+    assert b.image is a.image and b.same_pixels(a) and b.taken_at >= a.taken_at
+    other = Frame(a.image.copy(), 0, 0, 0.0)  # no raw bytes: compared as images
+    assert other.same_pixels(a)
+    assert not Frame(a.image, 1, 0, 0.0).same_pixels(a)  # elsewhere on the screen
+    import pickle
+
+    assert pickle.loads(pickle.dumps(a)).raw is None  # the raw grab is not shipped to other processes

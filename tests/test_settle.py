@@ -55,15 +55,17 @@ def stages_shown(frame, page: list[int], n: int) -> list[bool]:
             frame.pixel(x + 570, y + 120) == c[2]]
 
 
-def test_a_late_answer_drawn_in_stages_is_returned_complete(screen, spawn_window, tmp_path):
+@pytest.mark.parametrize("damage", [True, False], ids=["damage", "polling"])
+def test_a_late_answer_drawn_in_stages_is_returned_complete(screen, spawn_window, tmp_path, damage):
     """Delays of 0, 100 and 500 ms, twice each, with the caret blinking every 150 ms and a spinner turning
     every 30 ms: the frame after each click holds all three stages of that click's round, never the
-    round before or a part of it."""
+    round before or a part of it; whether the settle waits on the X server's damage reports or polls."""
     from actions.space import Click
 
+    assert screen.damage() is not None  # Xvfb reports drawing: the default path is the damage one
     app = start(spawn_window, tmp_path, "--delays", "0,100,500", "--blink", "150", "--spinner")
     go, page = app["boxes"]["go"], app["boxes"]["page"]
-    runner = make_runner(screen, stable_for=0.15, first_change=5.0, timeout=10.0)
+    runner = make_runner(screen, stable_for=0.15, first_change=5.0, timeout=10.0, damage=damage)
     runner.observe()
     for n in range(1, 7):
         out = runner.act(Click(go[0] + go[2] / 2, go[1] + go[3] / 2))

@@ -160,6 +160,7 @@ class Screen:
         self.display = display
         self._sct = None
         self._thread: int | None = None
+        self._damage = None  # a DamageWatch, False when the display has none, None before asking
 
     def _mss(self):  # noqa: ANN202
         me = threading.get_ident()
@@ -174,6 +175,19 @@ class Screen:
             raise RuntimeError("Screen used from a different thread than the one that created its mss instance; "
                                "create one Screen per thread")
         return self._sct
+
+    def damage(self):  # noqa: ANN201 - DamageWatch | None
+        """A watch over what is drawn on this display (``agent.screen.damage``), made once; None when the
+        display cannot report it (the settle then polls)."""
+        if self._damage is None:
+            self._mss()  # the same thread rule
+            from agent.screen.damage import DamageUnavailable, DamageWatch
+
+            try:
+                self._damage = DamageWatch(self.display)
+            except DamageUnavailable:
+                self._damage = False
+        return self._damage or None
 
     def monitors(self) -> list[Monitor]:
         return [
@@ -214,6 +228,9 @@ class Screen:
         return Frame(img, left, top, taken, shot.raw)
 
     def close(self) -> None:
+        if self._damage:
+            self._damage.close()
+        self._damage = None
         if self._sct is not None:
             try:
                 self._sct.close()

@@ -33,6 +33,7 @@ import time
 from collections.abc import Callable, Sequence
 
 from agent.screen.capture import Frame, Region, Screen, SettleResult
+from agent.screen.damage import DamageWatch
 from agent.screen.change import JOIN, blink_like, classify
 
 #: Most motion regions a settle reports (merged when they touch).
@@ -52,19 +53,29 @@ def settle(
     monitor: int = 0,
     region: Region | None = None,
     on_picture: Callable[[Frame], None] | None = None,
+    damage: bool = True,
+    armed: bool = False,
 ) -> SettleResult:
     """Capture until the screen settled (see the module docstring); ``frame`` is the latest capture.
 
     ``before`` and ``first_change`` > 0 turn on the wait for the action's first change; ``moving``
     (screen coordinates) are regions known to change by themselves. ``settled`` is False when real
-    changes went on until ``timeout``.
+    changes went on until ``timeout``. ``damage``: between looks, wait on the X DAMAGE extension when
+    the display has it (``Screen.damage``) instead of capturing every ``interval``. ``armed``: the
+    caller called ``arm`` right before capturing ``before`` (and acting): what was drawn since is
+    waited for, without a first capture.
     """
     start = time.monotonic()
     deadline = start + max(0.0, timeout)
-    cur = screen.capture(monitor, region)
-    frames = 1
+    watch = screen.damage() if damage and isinstance(screen, Screen) else None
+    if watch is not None and armed and before is not None and first_change > 0:
+        cur, frames = Frame(before.image, before.left, before.top, start, before.raw), 0
+    else:
+        if watch is not None:
+            watch.clear()
+        cur, frames = _grab(screen, monitor, region, None), 1
     first_s = None
-    last_still = start  # the last capture known to show the picture before the latest real change
+    last_still = start  # the last look known to show the picture before the latest real change
     if before is not None and first_change > 0:
         until = min(start + first_change, deadline)
         known = _to_frame(moving, cur)
@@ -73,22 +84,23 @@ def settle(
             if cur.taken_at >= until:  # nothing but a caret or known motion changed: still all along
                 return SettleResult(True, time.monotonic() - start, frames, cur, None, cur.taken_at - start)
             prev_t = cur.taken_at
-            _sleep_until(min(cur.taken_at + interval, until))
-            cur = _grab(screen, monitor, region, cur)
-            frames += 1
+            cur, grabbed = _look(screen, watch, cur, min(cur.taken_at + interval, until), monitor, region)
+            frames += grabbed
         first_s, last_still = cur.taken_at - start, prev_t
     ref = prev = cur
-    unchanged, told = 0, False
+    unchanged, told, grabbed = 0, False, True
     motion: list[Region] = []
     while True:
         now = time.monotonic()
         if unchanged >= polls and prev.taken_at - ref.taken_at >= quiet:
-            return SettleResult(True, now - start, frames, prev, first_s, now - last_still, tuple(motion))
-        if now >= deadline:
+            if grabbed:
+                return SettleResult(True, now - start, frames, prev, first_s, now - last_still, tuple(motion))
+            cur, grabbed = _grab(screen, monitor, region, prev), True  # nothing was reported drawn: make sure
+        elif now >= deadline:
             return SettleResult(False, now - start, frames, prev, first_s, now - last_still, tuple(motion))
-        _sleep_until(min(prev.taken_at + interval, deadline))
-        cur = _grab(screen, monitor, region, prev)
-        frames += 1
+        else:
+            cur, grabbed = _look(screen, watch, prev, min(prev.taken_at + interval, deadline), monitor, region)
+        frames += grabbed
         if cur.same_pixels(prev):
             unchanged += 1
         else:
@@ -98,13 +110,35 @@ def settle(
             else:
                 unchanged += 1
                 _merge(motion, [Region(r.left + cur.left, r.top + cur.top, r.width, r.height) for r in regions])
-        if unchanged and not told and on_picture is not None:  # a picture that lasted one poll
+        if unchanged and not told and on_picture is not None:  # a picture that lasted one look
             on_picture(cur)
             told = True
         prev = cur
 
 
-def _grab(screen: Screen, monitor: int, region: Region | None, like: Frame) -> Frame:
+def arm(screen: Screen) -> bool:
+    """Start noting what is drawn from now on, for a ``settle(armed=True)`` after an action; False when
+    the screen cannot report drawing (then the settle takes a first capture itself)."""
+    watch = screen.damage() if isinstance(screen, Screen) else None
+    if watch is not None:
+        watch.clear()
+    return watch is not None
+
+
+def _look(screen: Screen, watch: DamageWatch | None, prev: Frame, until: float, monitor: int,
+          region: Region | None) -> tuple[Frame, bool]:
+    """The screen at ``until``, or earlier when something was drawn: a capture (``True``), or, when the
+    damage watch saw nothing drawn, ``prev``'s picture at the time of looking (``False``: not grabbed)."""
+    if watch is None:
+        _sleep_until(until)
+    elif watch.wait(until):
+        watch.clear()  # drawing from now on is reported again; the capture below holds what came before
+    else:
+        return Frame(prev.image, prev.left, prev.top, time.monotonic(), prev.raw), False
+    return _grab(screen, monitor, region, prev), True
+
+
+def _grab(screen: Screen, monitor: int, region: Region | None, like: Frame | None) -> Frame:
     """A capture that shares ``like``'s image when nothing changed (a ``Screen``; other screens, such
     as the tests' stand-ins, capture plainly)."""
     return screen.capture(monitor, region, like=like) if isinstance(screen, Screen) else screen.capture(monitor, region)
