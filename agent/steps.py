@@ -53,8 +53,9 @@ def expects_change(action: Action) -> bool:
 class SettleConfig:
     """How to decide that the screen settled (``agent.screen.settle``): look every ``interval``; after an
     action that should change the screen wait up to ``first_change`` for its first change; then until
-    there was no real change for ``stable_for`` seconds and ``polls`` looks; give up after ``timeout``.
-    ``damage``: capture only when the X server reports drawing (else poll)."""
+    there was no real change for ``stable_for`` seconds (``wiped_quiet`` after a change that left its
+    area blank) and ``polls`` looks; give up after ``timeout``. ``damage``: capture only when the X
+    server reports drawing (else poll)."""
 
     interval: float = 0.01
     stable_for: float = 0.04
@@ -62,6 +63,7 @@ class SettleConfig:
     first_change: float = 1.0
     polls: int = 3
     damage: bool = True
+    wiped_quiet: float = 0.3
 
 
 def _fmt(fmt: str) -> str:
@@ -191,7 +193,7 @@ class StepRunner:
     def _settle(self, **kw) -> SettleResult:
         c = self.settle
         return settle_screen(self.screen, quiet=c.stable_for, interval=c.interval, polls=c.polls, timeout=c.timeout,
-                             damage=c.damage, on_picture=self._prepare, **kw)
+                             damage=c.damage, wiped_quiet=c.wiped_quiet, on_picture=self._prepare, **kw)
 
     def _observation(self, s: SettleResult, spent: float) -> Observation:
         frame, cand, self._candidate = s.frame, self._candidate, None

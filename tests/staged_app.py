@@ -4,7 +4,8 @@
   starts round ``n``; after ``--delays`` ms (the i-th click uses the i-th delay, cycling) the page is
   drawn in three stages a little apart: the top band, then the bottom band, then a marker square,
   each in a colour that encodes ``n`` (``colours``). A frame shows the round's answer completely only
-  when all three are there.
+  when all three are there. With ``--wipe-ms``, the page is first wiped blank and stays blank that long
+  (an app building its next page), as Tk apps do.
 * a focused entry whose 1x19 px caret blinks (``--blink`` ms on, as long off) and, with ``--spinner``,
   a 24 px arc turning every 30 ms: the screen is never still.
 * with ``--shift-file PATH``: once that file exists the layout shifts by itself: a banner appears on
@@ -106,6 +107,9 @@ class StagedApp:
         c = colours(n)
         times = []
         self.page.delete("all")
+        if self.args.wipe_ms:
+            self.root.update_idletasks()
+            time.sleep(self.args.wipe_ms / 1000)
         self.page.create_rectangle(0, 0, 620, 110, fill=c[0], outline="")
         self.root.update_idletasks()
         times.append(time.monotonic())
@@ -141,6 +145,7 @@ def main() -> None:
     ap.add_argument("--blink", type=int, default=500, help="caret on (and off) time, ms")
     ap.add_argument("--spinner", action="store_true")
     ap.add_argument("--shift-file")
+    ap.add_argument("--wipe-ms", type=int, default=0, help="how long the page stays blank before an answer")
     args = ap.parse_args()
     root = tk.Tk()
     StagedApp(root, args)

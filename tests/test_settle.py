@@ -76,6 +76,21 @@ def test_a_late_answer_drawn_in_stages_is_returned_complete(screen, spawn_window
         assert json.loads(app["path"].read_text())["n"] == n  # one click each, none lost or doubled
 
 
+def test_a_page_wiped_blank_is_waited_out(screen, spawn_window, tmp_path):
+    """The answer first wipes the page blank and draws the next one 150 ms later (a busy app building its
+    next page): a blank area is not taken for the final picture, although the default quiet window
+    (40 ms) passes while it is blank."""
+    from actions.space import Click
+
+    app = start(spawn_window, tmp_path, "--wipe-ms", "150")
+    go, page = app["boxes"]["go"], app["boxes"]["page"]
+    runner = make_runner(screen, first_change=5.0, wiped_quiet=2.0, timeout=10.0)
+    runner.observe()
+    for n in (1, 2):
+        frame = runner.act(Click(go[0] + go[2] / 2, go[1] + go[3] / 2)).observation.frame
+        assert stages_shown(frame, page, n) == [True, True, True]
+
+
 def test_motion_does_not_keep_the_wait_going(screen, spawn_window, tmp_path):
     """A caret toggling every 20 ms and a spinner every 30 ms: the old wait for identical frames never ends
     (it gives up after its timeout); the settle ends as soon as nothing but motion changes, and reports

@@ -15,12 +15,16 @@ A fixed quiet window after polling (the old ``wait_settled``: 150 ms of identica
    motion, ``agent.screen.change``) for ``quiet`` seconds and at least ``polls`` captures. Each
    capture is compared with the frame that began the quiet window, so a picture that builds up in
    small pieces counts once the pieces add up, while a caret or a spinner never keeps it waiting.
+   A change that wiped its area to a plain colour (a toolkit clearing a window before it draws the
+   next page on it) must be followed by ``wiped_quiet`` (300 ms) of calm instead: a blank page is
+   rarely the final picture, and a busy app may take 100 ms to build the next one.
 
-Captures are cheap (an XShm grab is 1-4 ms and a capture equal to the previous one is recognised by
-comparing the grab's bytes), so the screen is polled every ``interval`` (10 ms) and the wait ends
-within about ``quiet + interval`` (~50 ms) of the last change. ``on_picture`` is told of each new
-picture once it lasted one poll: the step runner starts encoding it then, in the background, so the
-encoding is usually ready when the wait ends.
+Looking is cheap. The X server says when anything was drawn (DAMAGE, ``agent.screen.damage``): the
+screen is captured only then, and once more to confirm the end of a quiet window. Without DAMAGE it is
+polled every ``interval`` (10 ms; an XShm grab takes 1-4 ms and a grab equal to the previous one is
+recognised by comparing bytes). Either way the wait ends about ``quiet`` (40 ms) after the last change,
+not after a fixed window. ``on_picture`` is told of each new picture once it lasted one look: the step
+runner starts encoding it then, in the background, so the encoding is usually ready when the wait ends.
 
 What it cannot know: an app that changes twice with more than ``quiet`` of calm in between (a pressed
 button's look at once, the result half a second later) is returned after the first change. Before
@@ -38,6 +42,8 @@ from agent.screen.change import JOIN, blink_like, classify
 
 #: Most motion regions a settle reports (merged when they touch).
 MAX_MOVING = 32
+#: A real change that leaves its area in at most this many colours wiped it ...
+WIPED_COLOURS = 4
 
 
 def settle(
@@ -55,12 +61,14 @@ def settle(
     on_picture: Callable[[Frame], None] | None = None,
     damage: bool = True,
     armed: bool = False,
+    wiped_quiet: float = 0.3,
 ) -> SettleResult:
     """Capture until the screen settled (see the module docstring); ``frame`` is the latest capture.
 
     ``before`` and ``first_change`` > 0 turn on the wait for the action's first change; ``moving``
     (screen coordinates) are regions known to change by themselves. ``settled`` is False when real
-    changes went on until ``timeout``. ``damage``: between looks, wait on the X DAMAGE extension when
+    changes went on until ``timeout``; after a change that wiped its area to a plain colour the screen
+    must stay still for ``wiped_quiet`` instead of ``quiet``. ``damage``: between looks, wait on the X DAMAGE extension when
     the display has it (``Screen.damage``) instead of capturing every ``interval``. ``armed``: the
     caller called ``arm`` right before capturing ``before`` (and acting): what was drawn since is
     waited for, without a first capture.
@@ -76,23 +84,25 @@ def settle(
         cur, frames = _grab(screen, monitor, region, None), 1
     first_s = None
     last_still = start  # the last look known to show the picture before the latest real change
+    need = quiet
     if before is not None and first_change > 0:
         until = min(start + first_change, deadline)
         known = _to_frame(moving, cur)
         prev_t = start
-        while not _shows_effect(before, cur, known):
+        while not (effect := _effect(before, cur, known)):
             if cur.taken_at >= until:  # nothing but a caret or known motion changed: still all along
                 return SettleResult(True, time.monotonic() - start, frames, cur, None, cur.taken_at - start)
             prev_t = cur.taken_at
             cur, grabbed = _look(screen, watch, cur, min(cur.taken_at + interval, until), monitor, region)
             frames += grabbed
         first_s, last_still = cur.taken_at - start, prev_t
+        need = wiped_quiet if _wiped(cur, effect) else quiet
     ref = prev = cur
     unchanged, told, grabbed = 0, False, True
     motion: list[Region] = []
     while True:
         now = time.monotonic()
-        if unchanged >= polls and prev.taken_at - ref.taken_at >= quiet:
+        if unchanged >= polls and prev.taken_at - ref.taken_at >= need:
             if grabbed:
                 return SettleResult(True, now - start, frames, prev, first_s, now - last_still, tuple(motion))
             cur, grabbed = _grab(screen, monitor, region, prev), True  # nothing was reported drawn: make sure
@@ -107,6 +117,7 @@ def settle(
             real, regions = classify(ref.image, cur.image)
             if real:
                 ref, unchanged, last_still, told = cur, 0, prev.taken_at, False
+                need = wiped_quiet if _wiped(cur, regions) else quiet
             else:
                 unchanged += 1
                 _merge(motion, [Region(r.left + cur.left, r.top + cur.top, r.width, r.height) for r in regions])
@@ -156,15 +167,28 @@ def _to_frame(regions: Sequence[Region], frame: Frame) -> list[Region]:
                    r.width + 2 * JOIN, r.height + 2 * JOIN) for r in regions]
 
 
-def _shows_effect(before: Frame, cur: Frame, known: Sequence[Region]) -> bool:
-    """Does ``cur`` differ from ``before`` by more than a caret's blink and motion known beforehand?"""
+def _effect(before: Frame, cur: Frame, known: Sequence[Region]) -> list[Region]:
+    """Where ``cur`` differs from ``before`` by more than a caret's blink and motion known beforehand
+    (empty: it does not)."""
     if cur.same_pixels(before):
-        return False
+        return []
     real, regions = classify(before.image, cur.image)
     if real:
-        return True
+        return regions
     # only small regions changed: the action's effect unless each is a caret or was moving before
-    return any(not blink_like(r, cur.size) and not any(r.intersect(k) for k in known) for r in regions)
+    new = [r for r in regions if not blink_like(r, cur.size) and not any(r.intersect(k) for k in known)]
+    return regions if new else []
+
+
+def _wiped(frame: Frame, regions: Sequence[Region]) -> bool:
+    """Did the change leave its area plain (at most ``WIPED_COLOURS`` colours)? Tk, for one, clears a
+    window to its background before it builds the next page on it, which can take a busy app 100 ms;
+    a plain area is rarely the final picture. ~2 ms; far less when the area is busy."""
+    if not regions:
+        return False
+    left, top = min(r.left for r in regions), min(r.top for r in regions)
+    right, bottom = max(r.right for r in regions), max(r.bottom for r in regions)
+    return frame.image.crop((left, top, right, bottom)).getcolors(WIPED_COLOURS) is not None
 
 
 def _merge(into: list[Region], new: Sequence[Region]) -> None:
