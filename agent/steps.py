@@ -339,7 +339,9 @@ class StepRunner:
             else:  # nothing was done (refused, failed): nothing to wait for but a still screen
                 s = self._settle()
             timings["settle_s"] = time.monotonic() - t
+            t = time.monotonic()  # the next observation: shrunk and encoded while it settled, or now
             after = self._last = self._observation(s, 0.0)
+            timings["prepare_s"] = time.monotonic() - t
             if before is not None and isinstance(action, TypeText) and secrets.has_secret(action.text):
                 # the field typed into is the one the pointer last focused: cover its bounds
                 self.masker.typed_secret(before.frame.image, after.frame.image, field=self._typed_field(after.frame),

@@ -12,6 +12,8 @@ same virtual screen, so the ratios compare like with like on a noisy machine. Pe
 
 * prompt   -- encoding the screenshot and building the GLM-4.5V messages (the loop's ``prompt_s``);
 * settle   -- the wait after the action until the screen is still (``settle_s``);
+* prepare  -- then, the wait for the next screenshot's downscale and encoding, which ran on the image
+              thread while the screen settled (``prepare_s``; the code before did it in "prompt");
 * after    -- how long after the last change the settle ended (from the capture before the one that
               showed the final picture: an upper bound; the new settle reports it, the old does not);
 * overhead -- wall time from one step to the next minus model time: everything the loop does;
@@ -143,7 +145,7 @@ def main() -> None:
             print(f"desk-agent loop overhead without model time: {args.steps} steps x {args.rounds} rounds per screen "
                   f"on Xvfb, a screen-filling page, screenshots downscaled to fit {args.max_size}, GLM-4.5V prompt "
                   f"and parser, instant scripted model; before = {args.baseline if base else '(none)'}")
-            print(f"{'screen':>10} {'code':>7} {'prompt':>8} {'settle':>8} {'after':>7} {'overhead':>9} "
+            print(f"{'screen':>10} {'code':>7} {'prompt':>8} {'settle':>8} {'prepare':>8} {'after':>7} {'overhead':>9} "
                   f"{'p90':>7} {'cpu':>7} {'img tok':>8} {'+4 hist':>8}")
             tokens = []
             for size in SIZES:
@@ -158,19 +160,21 @@ def main() -> None:
                     after = [a for r in res[name] for a in r["after_change_s"]]
                     over = sorted(r["overhead_s"] for r in rows)
                     figs[name] = {"prompt": med(rows, "prompt_s"), "settle": med(rows, "settle_s"),
+                                  "prepare": med(rows, "prepare_s"),
                                   "after": statistics.median(after) * 1e3 if after else None,
                                   "overhead": statistics.median(over) * 1e3, "p90": over[int(0.9 * (len(over) - 1))] * 1e3,
                                   "cpu": med(rows, "cpu_s")}
                     r = res[name][-1]
                     f = figs[name]
                     print(f"{size:>10} {name:>7} {f['prompt']:>6.1f}ms {f['settle']:>6.1f}ms "
+                          + (f"{f['prepare']:>6.1f}ms " if f["prepare"] is not None else f"{'-':>8} ")
                           + (f"{f['after']:>5.1f}ms" if f["after"] is not None else f"{'-':>7}")
                           + f" {f['overhead']:>7.1f}ms {f['p90']:>5.0f}ms {f['cpu']:>5.0f}ms {r['tokens_current']:>8} "
                           f"{4 * r['tokens_history_each']:>8}")
                 if "before" in figs:
                     b, n = figs["before"], figs["now"]
                     print(f"{size:>10} {'ratio':>7} {b['prompt'] / n['prompt']:>7.1f}x {b['settle'] / n['settle']:>7.1f}x "
-                          f"{'':>7} {b['overhead'] / n['overhead']:>8.1f}x {b['p90'] / n['p90']:>6.1f}x "
+                          f"{'':>8} {'':>7} {b['overhead'] / n['overhead']:>8.1f}x {b['p90'] / n['p90']:>6.1f}x "
                           f"{b['cpu'] / n['cpu']:>6.1f}x   (before / now)")
                 r = res["now"][-1]
                 per_step = r["tokens_current"] + 4 * r["tokens_history_each"]
