@@ -319,7 +319,7 @@ class StepRunner:
         pre, armed = None, False  # the screen right before the action: its effect is looked for against it
         if before is not None and first_change > 0 and not action.terminal:
             armed = self.settle.damage and arm(self.screen)  # drawing from here on is waited for
-            pre = self.screen.capture()
+            pre = self.screen.capture(like=before.frame) if isinstance(self.screen, Screen) else self.screen.capture()
         t = time.monotonic()
         try:
             result = self.executor.execute(action, thought=thought)

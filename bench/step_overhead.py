@@ -1,10 +1,11 @@
 """Per-step overhead of desk-agent (capture + encode + execute + settle) against a fixed 2 s sleep.
 
 Common agents sleep a fixed 2 s after every action before the next screenshot. desk-agent waits
-until the screen stopped changing instead. This benchmark runs real steps on Xvfb (a Tk window,
-real pyautogui clicks that toggle a checkbox, so the screen really changes every step) at 1280x800
-and 1920x1080, and prints each phase's median and the ratio of the fixed sleep to our per-step
-overhead, all measured in one run.
+until the screen stopped changing instead (``agent.screen.settle``: the first change after the action,
+then ~40 ms without a real one). This benchmark runs real steps on Xvfb (a Tk window, real pyautogui
+clicks that toggle a checkbox, so the screen really changes every step) at 1280x800 and 1920x1080, and
+prints each phase's median and the ratio of the fixed sleep to our per-step overhead, all measured in
+one run. ``bench/loop_overhead.py`` measures the whole agent loop against the code before.
 
     python bench/step_overhead.py [--steps 20]
 
@@ -85,7 +86,7 @@ def main() -> None:
         return
     print(f"desk-agent per-step overhead, {args.steps} real steps per size on Xvfb, {args.format} screenshots "
           f"({os.cpu_count()} cores)")
-    print(f"{'screen':>10} {'capture':>9} {'encode':>9} {'execute':>9} {'settle':>9} {'total':>9} "
+    print(f"{'screen':>10} {'capture':>9} {'encode':>9} {'execute':>9} {'settle':>9} {'prepare':>9} {'total':>9} "
           f"{'settled':>8} {'2 s sleep / ours':>17}")
     for size in ("1280x800", "1920x1080"):
         rows = run_size(size, args.steps, args.format)["rows"]
@@ -93,9 +94,11 @@ def main() -> None:
         settled = sum(r["settled"] for r in rows)
         print(f"{size:>10} {med(rows, 'capture_s') * 1e3:>7.1f}ms {med(rows, 'encode_s') * 1e3:>7.1f}ms "
               f"{med(rows, 'execute_s') * 1e3:>7.1f}ms {med(rows, 'settle_s') * 1e3:>7.1f}ms "
+              f"{med(rows, 'prepare_s') * 1e3:>7.1f}ms "
               f"{total * 1e3:>7.1f}ms {settled:>5}/{len(rows)} {FIXED_SLEEP_S / total:>16.1f}x")
-    print("capture is the observation reused from the previous step's settle wait; settle includes the "
-          "captures and comparisons until the screen was unchanged for 150 ms.")
+    print("capture is the observation reused from the previous step's settle wait; settle waits for the "
+          "click's first change, then until ~40 ms passed without a real one; prepare waits for the screenshot's "
+          "encoding, which ran while the screen settled; encode writes it to the trajectory.")
 
 
 if __name__ == "__main__":

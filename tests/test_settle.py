@@ -91,6 +91,26 @@ def test_a_page_wiped_blank_is_waited_out(screen, spawn_window, tmp_path):
         assert stages_shown(frame, page, n) == [True, True, True]
 
 
+def test_a_small_plain_change_is_no_wiped_page(screen, spawn_window, tmp_path):
+    """A checkbox's tick leaves a tiny area in two colours: that is the answer, not a page wiped blank
+    (which would be waited out for ``wiped_quiet``, here 5 s)."""
+    from actions.space import Click
+    from tasks.apps.widgets import TITLE as WIDGETS
+
+    state = tmp_path / "w.json"
+    spawn_window([sys.executable, "-m", "tasks.apps.widgets", "--state", str(state), "--geometry", "480x240+300+200"],
+                 title=WIDGETS)
+    from tasks.apps.state import read_state
+
+    box = read_state(state, lambda s: s.get("widgets", {}).get("checkbox", [0, 0, 0])[2] > 1)["widgets"]["checkbox"]
+    runner = make_runner(screen, wiped_quiet=5.0, timeout=10.0)
+    runner.observe()
+    for checked in (True, False):
+        out = runner.act(Click(box[0] + 15, box[1] + box[3] / 2))
+        assert read_state(state, lambda s, c=checked: s["checked"] == c)["checked"] == checked
+        assert out.settle.first_change_s is not None and out.settle.waited_s < 4.0
+
+
 def test_motion_does_not_keep_the_wait_going(screen, spawn_window, tmp_path):
     """A caret toggling every 20 ms and a spinner every 30 ms: the old wait for identical frames never ends
     (it gives up after its timeout); the settle ends as soon as nothing but motion changes, and reports

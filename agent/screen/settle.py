@@ -42,7 +42,9 @@ from agent.screen.change import JOIN, blink_like, classify
 
 #: Most motion regions a settle reports (merged when they touch).
 MAX_MOVING = 32
-#: A real change that leaves its area in at most this many colours wiped it ...
+#: A change over at least this share of the screen that leaves its area in at most ``WIPED_COLOURS``
+#: colours wiped it (a checkbox's tick or an emptied text field is not a wiped page).
+WIPED_SHARE = 0.02
 WIPED_COLOURS = 4
 
 
@@ -181,13 +183,15 @@ def _effect(before: Frame, cur: Frame, known: Sequence[Region]) -> list[Region]:
 
 
 def _wiped(frame: Frame, regions: Sequence[Region]) -> bool:
-    """Did the change leave its area plain (at most ``WIPED_COLOURS`` colours)? Tk, for one, clears a
-    window to its background before it builds the next page on it, which can take a busy app 100 ms;
-    a plain area is rarely the final picture. ~2 ms; far less when the area is busy."""
+    """Did the change leave a large area plain (``WIPED_SHARE``, ``WIPED_COLOURS``)? Tk, for one, clears
+    a window to its background before it builds the next page on it, which can take a busy app 100 ms;
+    a blank page is rarely the final picture. ~2 ms; far less when the area is busy."""
     if not regions:
         return False
     left, top = min(r.left for r in regions), min(r.top for r in regions)
     right, bottom = max(r.right for r in regions), max(r.bottom for r in regions)
+    if (right - left) * (bottom - top) < WIPED_SHARE * frame.width * frame.height:
+        return False
     return frame.image.crop((left, top, right, bottom)).getcolors(WIPED_COLOURS) is not None
 
 
