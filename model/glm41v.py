@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from actions.coords import ImageMap
 from model.base import ImagePart, Message, TextPart
 from model.family import HistoryEntry, ParsedStep, ParseError, half_size
-from model.glm45v import FEEDBACK_SECTION, SAFETY_NOTE, Glm45vFamily, elements_section, _clean
+from model.glm45v import FEEDBACK_SECTION, SAFETY_NOTE, Glm45vFamily, elements_section, history_text
 from model.marks import ElementList
 
 # zai-org/GLM-V examples/gui-agent/glm-41v/gui_agent_41v.py, get_pc_prompt: action_space
@@ -98,9 +98,9 @@ class Glm41vFamily(Glm45vFamily):
         then the prompt with the history, the memory and (optionally) the elements and feedback."""
         steps = ""
         for i, h in enumerate(history):
-            answer = "\n".join(p for p in (_clean(h.thought), _clean(h.action_text)) if p)
+            answer = "\n".join(p for p in (history_text(h.thought), history_text(h.action_text)) if p)
             if h.feedback:
-                answer += f"\nFeedback: {_clean(h.feedback)}"
+                answer += f"\nFeedback: {history_text(h.feedback)}"
             steps += f"\nstep {i + 1}: {answer}"
         earlier = [h.image for h in history[-HISTORY_IMAGES:] if h.image is not None]
         memory = next((h.memory for h in reversed(history) if h.memory is not None), None)

@@ -210,9 +210,9 @@ class Glm45vFamily:
         text = USER_PROMPT_HEAD.format(task=goal, action_space=PC_ACTION_SPACE)
         first_with_image = len(history) - HISTORY_IMAGES
         for i, h in enumerate(history):
-            step = STEP_TEXT.format(thought=_clean(h.thought), action=_clean(h.action_text))
+            step = STEP_TEXT.format(thought=history_text(h.thought), action=history_text(h.action_text))
             if h.feedback:
-                step += f"\nFeedback: {_clean(h.feedback)}"
+                step += f"\nFeedback: {history_text(h.feedback)}"
             if i >= first_with_image and h.image is not None:
                 parts.append(TextPart(text + STEP_WITH_IMAGE.format(step=i + 1)))
                 parts.append(half_size(h.image))
@@ -404,6 +404,6 @@ class Glm45vFamily:
         return f"({action.describe()}: outside this action space)"
 
 
-def _clean(s: str | None) -> str:
+def history_text(s: str | None) -> str:
     """History text as agent.md wants it: box tokens removed."""
     return strip_box_tokens(s or "").strip()

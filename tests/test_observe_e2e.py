@@ -1,6 +1,7 @@
 """`agent run --observe som|screenshot+elements` books a ticket on Rail&Go (Chromium, accessibility on)
 with a stand-in OpenAI-compatible server on 127.0.0.1 that answers with mark numbers (generic family)
-or element ids (GLM family).
+or element ids (GLM family), and fills the Tk intake form (no accessibility tree: the elements come
+from the visual parse) through marks.
 
 The stand-in never knows a coordinate: each answer is decided from the element list the request
 carries (the row whose role and name it wants, the Select button whose row starts "11:00", whether
@@ -142,10 +143,10 @@ class Booker:
         return say("fail", text="the search did not list the trains")
 
 
-def run_agent(url: str, env: dict, out: Path, *extra: str) -> subprocess.CompletedProcess:
+def run_agent(url: str, env: dict, out: Path, *extra: str, goal: str = GOAL) -> subprocess.CompletedProcess:
     env = {**env, "AGENT_MODEL_URL": url, "AGENT_MODEL": "glm-4.5v", "AGENT_CONFIG": str(out.parent / "no.toml"),
            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
-    return subprocess.run([sys.executable, "-m", "agent", "run", GOAL, "--out", str(out), "--max-steps", "40",
+    return subprocess.run([sys.executable, "-m", "agent", "run", goal, "--out", str(out), "--max-steps", "40",
                            "--no-kill-hotkey", *extra], capture_output=True, text=True, env=env,
                           stdin=subprocess.DEVNULL, timeout=HANG_S, cwd=ROOT)
 
@@ -225,3 +226,48 @@ def test_screenshot_elements_glm_ids_book_a_ticket_in_another_layout(a11y_displa
         assert meta["observe"] == "screenshot+elements" and meta["family"] == "glm45v"
     finally:
         site.stop()
+
+
+class Filler:
+    """The stand-in for the intake form: each answer names the next element of its plan from the list."""
+
+    PLAN = [("type", "entry", "Full name", "Grace Hopper"), ("type", "entry", "Email address", "grace@example.org"),
+            ("click", "radio", "Other", ""), ("select", "combobox", "Country of birth", "Belgium"),
+            ("click", "checkbox", "Smoker", ""), ("click", "button", "Save", "")]
+
+    def __init__(self) -> None:
+        self.i = 0
+        self.say = Say("generic")
+
+    def __call__(self, body: dict) -> str:
+        rows = listed(request_text(body))
+        if self.i == len(self.PLAN):
+            return self.say("done", thought="Saved.")
+        kind, role, want, text = self.PLAN[self.i]
+        r = next((r for r in rows if r.role == role and r.name == want), None)
+        if r is None:
+            return self.say("fail", text=f"no {role} {want!r} listed: {[(r.role, r.name) for r in rows]}")
+        self.i += 1
+        return self.say(kind, r.ref, text, f"Next: {want}.")
+
+
+def test_som_on_a_tk_form_without_an_accessibility_tree(spawn_window, xdisplay, tmp_path):
+    from tasks.apps.intake import TITLE
+
+    db = tmp_path / "intake.sqlite"
+    spawn_window([sys.executable, "-m", "tasks.apps.intake", "--db", str(db), "--geometry", "700x620+200+60"],
+                 title=TITLE)
+    out = tmp_path / "run"
+    with FakeOpenAI(Filler()) as srv:
+        r = run_agent(srv.url, xdisplay.env, out, "--observe", "som", "--model-family", "generic",
+                      goal="Fill in the intake for Grace Hopper (grace@example.org), sex Other, born in Belgium, "
+                           "smoker, and save it.")
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    con = sqlite3.connect(str(db))
+    try:
+        row = con.execute("SELECT full_name, email, sex, country, smoker FROM intakes").fetchall()
+    finally:
+        con.close()
+    assert row == [("Grace Hopper", "grace@example.org", "Other", "Belgium", 1)]
+    sources = {s["observation"]["mode"] for s in steps_of(out) if s.get("observation")}
+    assert sources == {"som"}
