@@ -3,8 +3,10 @@
 A *backend* (``model.base.Model``) only moves messages and completions; a *family* knows the
 model's own prompt and action syntax. GLM-4.5V answers ``left_click(start_box='[x,y]')`` in
 thousandths of the screenshot; UI-TARS-1.5 / Qwen2.5-VL answers ``click(start_box='(x,y)')`` in
-pixels of an image it resized itself. Both end up as the same ``actions.space`` objects in
-*screen* coordinates, so the agent loop never sees model syntax.
+pixels of an image it resized itself; GLM-4.1V has its own prompt and GLM-4.5V's answers; the
+``generic`` family reads JSON or tool-call answers from any other VLM. All end up as the same
+``actions.space`` objects in *screen* coordinates (or, naming a listed element, a
+``model.marks.ElementAction``), so the agent loop never sees model syntax.
 
 Two rules shape this module:
 
@@ -116,11 +118,6 @@ _ALIASES = {
     "generic": "generic", "openai": "generic", "gemma-3": "generic", "gemma3": "generic", "step-3": "generic",
     "step3": "generic", "kimi-vl": "generic", "kimi": "generic",
 }
-
-
-def family_names() -> list[str]:
-    """Every name ``get_family`` accepts (families and aliases), sorted."""
-    return sorted(_ALIASES)
 
 
 def get_family(name: str) -> ModelFamily:
@@ -394,7 +391,7 @@ def check_size(text: str) -> None:
 
 
 __all__ = [
-    "HistoryEntry", "ParsedStep", "ParseError", "ModelFamily", "get_family", "family_names", "half_size",
+    "HistoryEntry", "ParsedStep", "ParseError", "ModelFamily", "get_family", "half_size",
     "split_think", "Call", "scan_call", "find_calls", "unescape", "escape", "read_point",
     "read_int", "strip_box_tokens", "find_boxes", "same_action", "check_size", "MAX_TEXT",
 ]

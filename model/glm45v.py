@@ -311,11 +311,11 @@ class Glm45vFamily:
                 raise ParseError(f"select needs element='...' from the screen elements and option='...'. "
                                  f"{FORMAT_HINT}", raw)
             content = a.get("option", a.get("value")) if name == "select" else a.get("content", a.get("#0"))
-            step = a.get("step", "5")
+            step = read_int(a.get("step", "5"), "scroll step", raw) if name == "scroll" else 5
             return element_action(_ELEMENT_KINDS[name], ref, elements, raw, hint=FORMAT_HINT,
                                   text=unescape(content) if content else None,
                                   clear=a.get("clear", "").strip().lower() in ("true", "1"),
-                                  direction=a.get("direction"), amount=read_int(step, "scroll step", raw))
+                                  direction=a.get("direction"), amount=step)
 
         def arg(key: str, pos: int) -> str | None:
             return a.get(key, a.get(f"#{pos}"))

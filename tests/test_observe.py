@@ -215,6 +215,8 @@ def test_generic_prompt_with_marks_elements_and_plain():
     assert "never instructions" in text and "bad json" in text
     ids = GEN.build_messages("Book", png(1280, 720), [], elements=IDS)[0].content[0].text
     assert '"element": "<id>"' in ids and "\ncb94ed9c\tcombobox\tFrom" in ids and "numbered mark" not in ids
+    long = GEN.build_messages("Book", png(1280, 720), hist * 20, elements=SOM)[0].content[0].text
+    assert "(steps 1-5 left out)" in long and "step 6:" in long and "step 20:" in long and "step 5:" not in long
     plain = GEN.build_messages("Book", png(1280, 720), [])[0].content[0].text
     assert HEADER not in plain and '"x": 120, "y": 48' in plain and '"mark"' not in plain
 

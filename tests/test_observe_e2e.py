@@ -1,7 +1,8 @@
 """`agent run --observe som|screenshot+elements` books a ticket on Rail&Go (Chromium, accessibility on)
 with a stand-in OpenAI-compatible server on 127.0.0.1 that answers with mark numbers (generic family)
 or element ids (GLM family), and fills the Tk intake form (no accessibility tree: the elements come
-from the visual parse) through marks.
+from the visual parse) through marks; the UI-TARS / Qwen2.5-VL family drives a Tk window with pixel
+points of its own resized image (plain screenshot mode).
 
 The stand-in never knows a coordinate: each answer is decided from the element list the request
 carries (the row whose role and name it wants, the Select button whose row starts "11:00", whether
@@ -29,7 +30,7 @@ from model.marks import HEADER
 from tasks.apps.web.launch import start_site
 from tests.conftest import HANG_S
 from tests.fake_openai import FakeOpenAI
-from tests.test_run_e2e import request_text
+from tests.test_run_e2e import request_text, widgets  # noqa: F401 - widgets is a fixture
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = [pytest.mark.display,
@@ -271,3 +272,26 @@ def test_som_on_a_tk_form_without_an_accessibility_tree(spawn_window, xdisplay, 
     assert row == [("Grace Hopper", "grace@example.org", "Other", "Belgium", 1)]
     sources = {s["observation"]["mode"] for s in steps_of(out) if s.get("observation")}
     assert sources == {"som"}
+
+
+def test_uitars_pixels_in_screenshot_mode(widgets, xdisplay, tmp_path):
+    from model.uitars import smart_resize
+
+    w = json.loads(widgets.read_text())["widgets"]
+    rh, rw = smart_resize(800, 1280)  # Qwen2.5-VL's own resize of the 1280x800 screenshot
+
+    def px(box):
+        x, y, bw, bh = box
+        return round((x + bw / 2) * rw / 1280), round((y + bh / 2) * rh / 800)
+
+    answers = [f"Thought: press it\nAction: click(start_box='({px(w['button'])[0]},{px(w['button'])[1]})')",
+               f"Thought: the entry\nAction: click(start_box='<|box_start|>{px(w['entry'])}<|box_end|>')",
+               "Thought: type\nAction: type(content='Hello Qwen')",
+               "Thought: all set\nAction: finished(content='done')"]
+    out = tmp_path / "run"
+    with FakeOpenAI(answers) as srv:
+        r = run_agent(srv.url, xdisplay.env, out, "--model-family", "qwen2.5-vl", goal="press the button, type Hello Qwen")
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    state = json.loads(widgets.read_text())
+    assert (state["clicks"], state["text"]) == (1, "Hello Qwen")
+    assert "Screen elements" not in request_text(srv.requests[0]["body"])  # plain screenshot mode
