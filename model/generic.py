@@ -25,7 +25,6 @@ per request).
 
 from __future__ import annotations
 
-import ast
 import json
 import re
 from collections.abc import Sequence
@@ -36,8 +35,8 @@ from actions.coords import ImageMap
 from actions.errors import ActionValidationError
 from actions.space import Action, Click, Done, Drag, Fail, Hotkey, KeyPress, MoveTo, Scroll, TypeText, Wait
 from model.base import Completion, ImagePart, Message, TextPart
-from model.family import (HistoryEntry, ParsedStep, ParseError, check_size, find_calls, guarded_parse, key_action,
-                          split_think, unescape)
+from model.family import HistoryEntry, ParsedStep, ParseError, check_size, guarded_parse, key_action, split_think
+from model.answers import VERBS, actions_in
 from model.marks import ElementAction, ElementList, element_action, render_table
 
 FORMAT_HINT = ('Expected: one short sentence of reasoning, then exactly one action as a JSON object such as '
@@ -45,32 +44,10 @@ FORMAT_HINT = ('Expected: one short sentence of reasoning, then exactly one acti
                '{"action": "click", "x": 120, "y": 48}, {"action": "key", "keys": "enter"} or '
                '{"action": "done"}.')
 
-#: The verbs a model may write, mapped onto ours.
-VERBS = {
-    "click": "click", "left_click": "click", "tap": "click", "left_single": "click",
-    "double_click": "double_click", "left_double": "double_click", "left_double_click": "double_click",
-    "double_tap": "double_click", "dblclick": "double_click",
-    "right_click": "right_click", "right_single": "right_click", "context_click": "right_click",
-    "middle_click": "middle_click",
-    "hover": "hover", "move": "hover", "mouse_move": "hover", "move_to": "hover",
-    "type": "type", "input_text": "type", "type_text": "type", "input": "type", "write": "type", "fill": "type",
-    "select": "select", "select_option": "select", "choose": "select",
-    "scroll": "scroll",
-    "key": "key", "press": "key", "press_key": "key", "hotkey": "key", "keyboard_enter": "enter",
-    "wait": "wait", "sleep": "wait",
-    "drag": "drag", "left_drag": "drag",
-    "done": "done", "finish": "done", "finished": "done", "complete": "done", "answer": "answer",
-    "status": "status", "terminate": "terminate",
-    "fail": "fail", "infeasible": "fail", "call_user": "fail", "give_up": "fail",
-}
 #: Keys that name an element of the list.
 REF_KEYS = ("mark", "element", "element_id", "id", "index", "ref", "som", "label_id")
-#: Tool names that wrap an action given in ``arguments.action``.
-_WRAPPERS = ("computer", "computer_use", "mobile_use", "desktop", "gui", "browser", "act", "action")
-_MAX_OBJECTS = 200  # positions a scan tries to decode; keeps junk-heavy answers linear-ish
 #: Earlier steps shown, as text (GLM-4.1V's web prompt keeps the last 15 too).
 HISTORY_STEPS = 15
-_PY_DICT_MAX = 2000
 _LABELS = re.compile(r"(?im)^\s*(?:thought|thoughts|reasoning|reason|explanation|action|next action)\s*:\s*")
 
 
@@ -159,9 +136,7 @@ class GenericFamily:
         text, reasoning = split_think(raw, reasoning, raw)
         if not text.strip():
             raise ParseError(f"Your output has no action after the thinking. {FORMAT_HINT}", raw)
-        found = [(s, e, a) for s, e, obj in json_objects(text) if (a := _as_action(obj)) is not None]
-        if not found:
-            found = _calls(text, raw)
+        found = actions_in(text, raw)
         if not found:
             raise ParseError(f"No action found in your output. {FORMAT_HINT}", raw)
         steps = [self._step(a, image_map, elements, raw) for _, _, a in found]
@@ -289,124 +264,6 @@ class GenericFamily:
         elif isinstance(action, Fail):
             d = {"action": "fail", **({"reason": action.reason} if action.reason else {})}
         return json.dumps(d, ensure_ascii=False) if d else f"({action.describe()}: outside this action space)"
-
-
-# --- reading answers ---------------------------------------------------------------------------
-
-def json_objects(text: str) -> list[tuple[int, int, Any]]:
-    """``(start, end, value)`` of each JSON object (or single-quoted Python dict) in ``text``, left to
-    right, not looking inside one already read. Bounded: at most ``_MAX_OBJECTS`` start positions are
-    tried, so megabytes of braces cost milliseconds, not minutes."""
-    dec = json.JSONDecoder()
-    out: list[tuple[int, int, Any]] = []
-    pos = tries = 0
-    while tries < _MAX_OBJECTS:
-        i = text.find("{", pos)
-        if i < 0:
-            break
-        tries += 1
-        try:
-            obj, end = dec.raw_decode(text, i)
-        except (ValueError, RecursionError):
-            obj, end = _py_dict(text, i)
-            if obj is None:
-                pos = i + 1
-                continue
-        out.append((i, end, obj))
-        pos = end
-    return out
-
-
-def _py_dict(text: str, start: int) -> tuple[Any, int]:
-    """A single-quoted Python dict literal at ``start`` (``{'action_type': 'click', 'index': 3}``)."""
-    depth = 0
-    for j in range(start, min(len(text), start + _PY_DICT_MAX)):
-        c = text[j]
-        if c == "{":
-            depth += 1
-        elif c == "}":
-            depth -= 1
-            if depth == 0:
-                snippet = text[start:j + 1]
-                if "'" not in snippet:
-                    return None, start
-                try:
-                    return ast.literal_eval(snippet), j + 1
-                except Exception:  # noqa: BLE001 - any malformed literal is just not a dict
-                    return None, start
-    return None, start
-
-
-def _as_action(obj: Any) -> dict[str, Any] | None:
-    """The action an object holds, as a flat dict with ``action``; None for other JSON (a memory)."""
-    if not isinstance(obj, dict):
-        return None
-    if isinstance(obj.get("function"), dict):  # OpenAI's {"type": "function", "function": {...}}
-        obj = obj["function"]
-    if isinstance(obj.get("name"), str) and "arguments" in obj:  # a tool call
-        args = obj["arguments"]
-        if isinstance(args, str):
-            try:
-                args = json.loads(args) if args.strip() else {}
-            except ValueError:
-                return None
-        if not isinstance(args, dict):
-            return None
-        name = obj["name"].strip().lower()
-        if name in _WRAPPERS and isinstance(args.get("action", args.get("action_type")), str):
-            return _as_action(args)
-        return {"action": name, **{k: v for k, v in args.items() if k != "action"}}
-    for key in ("action", "action_type"):
-        if isinstance(obj.get(key), str):
-            return {"action": obj[key], **{k: v for k, v in obj.items() if k not in ("action", "action_type")}}
-        if isinstance(obj.get(key), dict):  # {"action": {"type": "click", ...}}
-            inner = obj[key]
-            verb = inner.get("type", inner.get("name"))
-            if isinstance(verb, str):
-                return {"action": verb, **{k: v for k, v in inner.items() if k not in ("type", "name")}}
-    return None
-
-
-_CALL_NAMES = tuple(VERBS)
-
-
-def _calls(text: str, raw: str) -> list[tuple[int, int, dict[str, Any]]]:
-    """Python-style calls ``click(mark=3)`` as action dicts (positional arguments read by verb)."""
-    calls, _ = find_calls(text, _CALL_NAMES, raw)
-    out = []
-    for c in calls:
-        args: dict[str, Any] = {k: _value(v) for k, v in c.args.items() if not k.startswith("#")}
-        pos = [_value(v) for k, v in sorted(c.args.items()) if k.startswith("#")]
-        kind = VERBS.get(c.name.lower())
-        if pos:
-            if kind in ("type", "select"):
-                names = ["mark", "text" if kind == "type" else "option"] if len(pos) > 1 else \
-                    ["text" if kind == "type" else "option"]
-            elif kind == "key":
-                names = ["keys"]
-            elif kind in ("done", "answer"):
-                names = ["answer"]
-            elif kind == "fail":
-                names = ["reason"]
-            elif kind == "scroll":
-                names = ["direction"] if len(pos) == 1 else ["mark", "direction"]
-            else:
-                names = ["mark"] if len(pos) == 1 else ["x", "y"]
-            for n, v in zip(names, pos):
-                args.setdefault(n, v)
-        out.append((c.start, c.end, {"action": c.name, **args}))
-    return out
-
-
-def _value(v: str) -> Any:
-    s = v.strip()
-    if re.fullmatch(r"-?\d{1,9}", s):
-        return int(s)
-    if re.fullmatch(r"-?\d{1,9}\.\d{1,9}", s):
-        return float(s)
-    if s.lower() in ("true", "false"):
-        return s.lower() == "true"
-    return unescape(s)
 
 
 def _text(a: dict[str, Any], kind: str) -> str | None:

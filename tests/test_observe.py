@@ -15,7 +15,8 @@ from agent.observe import candidates, observe_mode
 from model.base import Completion, ImagePart, ModelError, TextPart
 from model.config import load_settings
 from model.family import HistoryEntry, ParseError, get_family
-from model.generic import GenericFamily, json_objects
+from model.answers import json_objects
+from model.generic import GenericFamily
 from model.glm41v import Glm41vFamily
 from model.glm45v import Glm45vFamily
 from model.marks import (HEADER, ElementAction, ElementList, Mark, context_of, estimate_tokens, fit,
