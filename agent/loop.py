@@ -35,7 +35,7 @@ from typing import Any
 from actions import secrets
 from actions.errors import SafetyStop
 from actions.space import Done, Fail
-from agent.observe import act, build_view
+from agent.observe import act, build_view, described
 from agent.stagnation import StagnationDetector
 from agent.steps import StepRunner
 from model.base import Completion, GenerationConfig, Model, ModelError
@@ -189,14 +189,14 @@ def run_episode(
         stuck = stagnation.update(parsed.action.to_json(), parsed.action_text, obs.frame.image, after)
         if stuck.level == "stop":
             if on_step:
-                on_step(StepEvent(calls, parsed.thought, parsed.action.describe(), outcome.result.ok,
+                on_step(StepEvent(calls, parsed.thought, described(parsed), outcome.result.ok,
                                   outcome.result.error, timings, completion.usage.total_tokens))
             return result("stagnated", stuck.reason())
         if stuck.level == "warn":
             feedback = ((feedback + " ") if feedback else "") + stuck.feedback()
         history.append(HistoryEntry(parsed.thought, parsed.action_text, shot, feedback, memory=parsed.memory))
         if on_step:
-            on_step(StepEvent(calls, parsed.thought, parsed.action.describe(), outcome.result.ok,
+            on_step(StepEvent(calls, parsed.thought, described(parsed), outcome.result.ok,
                               outcome.result.error, timings, completion.usage.total_tokens, feedback))
         if isinstance(parsed.action, Done):
             return result("done", "the model said the goal is done", parsed.action.answer)

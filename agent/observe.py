@@ -108,6 +108,12 @@ def build_view(runner: StepRunner, obs: Observation, *, mode: str, image_format:
 
 # --- acting on an element -----------------------------------------------------------------------
 
+def described(parsed: ParsedStep) -> str:
+    """The step in words for the console: the element action (``type 'Ber' into combobox 'From' [1]``)
+    or the plain action."""
+    return parsed.element.describe() if parsed.element is not None else parsed.action.describe()
+
+
 def act(runner: StepRunner, parsed: ParsedStep, *, thought: str | None, extra: dict[str, Any]) -> StepOutcome:
     """Perform ``parsed``: its one action, or every part of the element action it names (module
     docstring). Returns one outcome for the whole step: the first part's index, the last part's
@@ -189,4 +195,4 @@ def _whole(parts: list[StepOutcome]) -> StepOutcome:
     return StepOutcome(parts[0].index, last.result, timings, parts[-1].observation, parts[0].step)
 
 
-__all__ = ["OBSERVE_MODES", "observe_mode", "View", "build_view", "candidates", "act"]
+__all__ = ["OBSERVE_MODES", "observe_mode", "View", "build_view", "candidates", "act", "described"]
