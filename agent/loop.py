@@ -14,6 +14,9 @@ What peers get wrong, handled here:
   (``agent.stagnation``: a blinking caret or a spinner is not a change). After ``stagnation_warn``
   such repeats the model is told; after ``stagnation_stop`` the run ends with a clear reason.
 * **Half-loaded screens**: the screenshot is always a settled one (``StepRunner.observe``).
+* **What the model sees** (``LoopConfig.observe``): the screenshot, or the screenshot with a list of
+  the screen's elements, or Set-of-Mark; ``agent.observe`` builds it and carries out an answer that
+  names an element.
 * **The time cap while the model thinks**: the executor's ``--max-seconds`` only bites when an action
   runs, so a slow answer could run far past it. Each model call gets the time left as its timeout;
   a call that runs out of it ends the run as a safety stop, like any other cap.
@@ -32,10 +35,12 @@ from typing import Any
 from actions import secrets
 from actions.errors import SafetyStop
 from actions.space import Done, Fail
+from agent.observe import act, build_view, described
 from agent.stagnation import StagnationDetector
 from agent.steps import StepRunner
-from model.base import Completion, GenerationConfig, ImagePart, Model, ModelError
+from model.base import Completion, GenerationConfig, Model, ModelError
 from model.family import HistoryEntry, ModelFamily, ParseError
+from model.marks import DEFAULT_TOKENS
 
 
 #: A model call that fails with less than this left before the time cap failed because of the cap.
@@ -56,6 +61,8 @@ class LoopConfig:
     stagnation_stop: int = 4
     image_format: str = "png"
     generation: GenerationConfig = field(default_factory=GenerationConfig)
+    observe: str = "screenshot"  # screenshot | screenshot+elements | som (agent.observe)
+    element_tokens: int = DEFAULT_TOKENS  # cap of the element list, estimated tokens
 
 
 @dataclass(frozen=True)
@@ -120,8 +127,10 @@ def run_episode(
         if obs is None:
             raise ValueError("run_episode needs a StepRunner with a screen")
         t = time.monotonic()
-        shot = ImagePart.from_image(obs.image, config.image_format)
-        messages = family.build_messages(goal, shot, history, feedback=feedback)
+        view = build_view(runner, obs, mode=config.observe, image_format=config.image_format,
+                          max_tokens=config.element_tokens)
+        shot = view.image
+        messages = family.build_messages(goal, shot, history, feedback=feedback, elements=view.elements)
         prep_s = time.monotonic() - t
         try:  # a stop asked for (kill hotkey) or a cap passed while settling: no further model call
             runner.executor.check_running()
@@ -151,7 +160,7 @@ def run_episode(
                       "prompt_tokens": completion.usage.prompt_tokens,
                       "completion_tokens": completion.usage.completion_tokens}
         try:
-            parsed = family.parse(completion, obs.map)
+            parsed = family.parse(completion, obs.map, elements=view.elements)
         except ParseError as e:
             parse_errors += 1
             feedback = f"Your last answer could not be used: {e}"
@@ -168,7 +177,7 @@ def run_episode(
         extra = {**_output(completion), "memory": parsed.memory,
                  "action_text": parsed.action_text, "model": model_info, "feedback_given": feedback}
         try:
-            outcome = runner.act(parsed.action, thought=parsed.thought, extra=extra)
+            outcome = act(runner, parsed, thought=parsed.thought, extra={**extra, **view.record()})
         except SafetyStop as e:
             return result("stopped", str(e) or e.reason)
         steps += 1
@@ -180,14 +189,14 @@ def run_episode(
         stuck = stagnation.update(parsed.action.to_json(), parsed.action_text, obs.frame.image, after)
         if stuck.level == "stop":
             if on_step:
-                on_step(StepEvent(calls, parsed.thought, parsed.action.describe(), outcome.result.ok,
+                on_step(StepEvent(calls, parsed.thought, described(parsed), outcome.result.ok,
                                   outcome.result.error, timings, completion.usage.total_tokens))
             return result("stagnated", stuck.reason())
         if stuck.level == "warn":
             feedback = ((feedback + " ") if feedback else "") + stuck.feedback()
         history.append(HistoryEntry(parsed.thought, parsed.action_text, shot, feedback, memory=parsed.memory))
         if on_step:
-            on_step(StepEvent(calls, parsed.thought, parsed.action.describe(), outcome.result.ok,
+            on_step(StepEvent(calls, parsed.thought, described(parsed), outcome.result.ok,
                               outcome.result.error, timings, completion.usage.total_tokens, feedback))
         if isinstance(parsed.action, Done):
             return result("done", "the model said the goal is done", parsed.action.answer)
