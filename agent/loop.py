@@ -16,6 +16,9 @@ What peers get wrong, handled here:
 * **Half-loaded screens**: the screenshot is always a settled one (``StepRunner.observe``).
 * **Acting on an old picture**: when the model took long and the screen really changed meanwhile, the
   answer is not carried out; the model is shown the new screen and asked again (``agent.recheck``).
+* **What the model sees** (``LoopConfig.observe``): the screenshot, or the screenshot with a list of
+  the screen's elements, or Set-of-Mark; ``agent.observe`` builds it and carries out an answer that
+  names an element.
 * **The time cap while the model thinks**: the executor's ``--max-seconds`` only bites when an action
   runs, so a slow answer could run far past it. Each model call gets the time left as its timeout;
   a call that runs out of it ends the run as a safety stop, like any other cap.
@@ -35,10 +38,12 @@ from actions import secrets
 from actions.errors import SafetyStop
 from actions.space import Done, Fail
 from agent import recheck
+from agent.observe import act, build_view, described
 from agent.stagnation import StagnationDetector
 from agent.steps import StepRunner
 from model.base import Completion, GenerationConfig, Model, ModelError
 from model.family import HistoryEntry, ModelFamily, ParseError
+from model.marks import DEFAULT_TOKENS
 
 
 #: A model call that fails with less than this left before the time cap failed because of the cap.
@@ -61,6 +66,8 @@ class LoopConfig:
     generation: GenerationConfig = field(default_factory=GenerationConfig)
     recheck_after_s: float | None = 1.0  # look at the screen again after a model call this long (None: never)
     max_rechecks: int = 2  # re-asks in a row because the screen changed (agent.recheck)
+    observe: str = "screenshot"  # screenshot | screenshot+elements | som (agent.observe)
+    element_tokens: int = DEFAULT_TOKENS  # cap of the element list, estimated tokens
 
 
 @dataclass(frozen=True)
@@ -126,8 +133,10 @@ def run_episode(
         if obs is None:
             raise ValueError("run_episode needs a StepRunner with a screen")
         t = time.monotonic()
-        shot = obs.encoded(config.image_format)  # the same bytes the trajectory saves
-        messages = family.build_messages(goal, shot, history, feedback=feedback)
+        view = build_view(runner, obs, mode=config.observe, image_format=config.image_format,
+                          max_tokens=config.element_tokens)
+        shot = view.image
+        messages = family.build_messages(goal, shot, history, feedback=feedback, elements=view.elements)
         prep_s = time.monotonic() - t
         try:  # a stop asked for (kill hotkey) or a cap passed while settling: no further model call
             runner.executor.check_running()
@@ -158,7 +167,7 @@ def run_episode(
                       "prompt_tokens": completion.usage.prompt_tokens,
                       "completion_tokens": completion.usage.completion_tokens}
         try:
-            parsed = family.parse(completion, obs.map)
+            parsed = family.parse(completion, obs.map, elements=view.elements)
         except ParseError as e:
             parse_errors += 1
             feedback = f"Your last answer could not be used: {e}"
@@ -181,7 +190,7 @@ def run_episode(
             feedback = " ".join(x for x in (kept, recheck.feedback(parsed.action_text, waited)) if x)
             runner.note({**recheck.record(parsed.action.to_json(), waited), "thought": parsed.thought, **extra}, obs)
             if on_step:
-                on_step(StepEvent(calls, parsed.thought, None, False, recheck.NOT_CARRIED_OUT,
+                on_step(StepEvent(calls, parsed.thought, described(parsed), False, recheck.NOT_CARRIED_OUT,
                                   {"model_s": completion.latency_s}, completion.usage.total_tokens, feedback))
             runner.observe(fresh=True)
             continue
@@ -189,7 +198,7 @@ def run_episode(
             extra["acted_on_changed_screen"] = runner.screen_moved(obs)
         rechecks = 0
         try:
-            outcome = runner.act(parsed.action, thought=parsed.thought, extra=extra)
+            outcome = act(runner, parsed, thought=parsed.thought, extra={**extra, **view.record()})
         except SafetyStop as e:
             return result("stopped", str(e) or e.reason)
         steps += 1
@@ -201,14 +210,14 @@ def run_episode(
         stuck = stagnation.update(parsed.action.to_json(), parsed.action_text, obs.image, after)  # fewer pixels
         if stuck.level == "stop":
             if on_step:
-                on_step(StepEvent(calls, parsed.thought, parsed.action.describe(), outcome.result.ok,
+                on_step(StepEvent(calls, parsed.thought, described(parsed), outcome.result.ok,
                                   outcome.result.error, timings, completion.usage.total_tokens))
             return result("stagnated", stuck.reason())
         if stuck.level == "warn":
             feedback = ((feedback + " ") if feedback else "") + stuck.feedback()
         history.append(HistoryEntry(parsed.thought, parsed.action_text, shot, feedback, memory=parsed.memory))
         if on_step:
-            on_step(StepEvent(calls, parsed.thought, parsed.action.describe(), outcome.result.ok,
+            on_step(StepEvent(calls, parsed.thought, described(parsed), outcome.result.ok,
                               outcome.result.error, timings, completion.usage.total_tokens, feedback))
         if isinstance(parsed.action, Done):
             return result("done", "the model said the goal is done", parsed.action.answer)

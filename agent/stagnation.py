@@ -15,6 +15,9 @@ Consecutive repeating steps are counted per period. The model is warned (``feedb
 count reaches ``max(warn, p)`` (one full repetition of the cycle) and the run stops at
 ``max(stop, 2p)``. With the defaults (warn 2, stop 4): the same action 3 times warns, 5 times stops;
 A, B, A, B warns and A, B x3 stops; A, B, C x2 warns and A, B, C x3 stops.
+
+The agent loop passes the screenshots as the model saw them (downscaled): the motion rule is relative
+to the image's size, and comparing 1280x720 instead of 1920x1080 takes less than half the time.
 """
 
 from __future__ import annotations

@@ -3,8 +3,10 @@
 A *backend* (``model.base.Model``) only moves messages and completions; a *family* knows the
 model's own prompt and action syntax. GLM-4.5V answers ``left_click(start_box='[x,y]')`` in
 thousandths of the screenshot; UI-TARS-1.5 / Qwen2.5-VL answers ``click(start_box='(x,y)')`` in
-pixels of an image it resized itself. Both end up as the same ``actions.space`` objects in
-*screen* coordinates, so the agent loop never sees model syntax.
+pixels of an image it resized itself; GLM-4.1V has its own prompt and GLM-4.5V's answers; the
+``generic`` family reads JSON or tool-call answers from any other VLM. All end up as the same
+``actions.space`` objects in *screen* coordinates (or, naming a listed element, a
+``model.marks.ElementAction``), so the agent loop never sees model syntax.
 
 Two rules shape this module:
 
@@ -24,13 +26,16 @@ import re
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, replace
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from PIL import Image
 
 from actions.coords import ImageMap
 from actions.space import Action, Click
 from model.base import Completion, ImagePart, Message
+
+if TYPE_CHECKING:
+    from model.marks import ElementAction, ElementList
 
 #: Longest completion a parser will read. A real answer (max_tokens 8192) is far below this; the
 #: cap keeps a runaway generation from costing seconds of regex time.
@@ -58,13 +63,18 @@ class HistoryEntry:
 
 @dataclass(frozen=True)
 class ParsedStep:
-    """A parsed answer. ``action`` is already in SCREEN coordinates (mapped through the ImageMap)."""
+    """A parsed answer. ``action`` is already in SCREEN coordinates (mapped through the ImageMap).
+
+    ``element`` is set when the answer named a listed element (``model.marks``): ``action`` is then the
+    first of ``element.actions()`` and ``agent.observe.act`` performs the rest (the text typed into it,
+    the option chosen in it)."""
 
     action: Action
     thought: str | None
     action_text: str
     memory: str | None
     reasoning: str | None
+    element: ElementAction | None = None
 
 
 class ParseError(ValueError):
@@ -82,12 +92,17 @@ class ParseError(ValueError):
 
 
 class ModelFamily(Protocol):
+    """``elements`` is the list of screen elements shown beside the screenshot (``--observe
+    screenshot+elements`` / ``som``), or None for the plain screenshot; a family that gets one renders
+    it in its prompt and accepts references to its elements in the answer."""
+
     name: str
 
     def build_messages(self, goal: str, screenshot: ImagePart, history: Sequence[HistoryEntry], *,
-                       feedback: str | None = None) -> list[Message]: ...
+                       feedback: str | None = None, elements: ElementList | None = None) -> list[Message]: ...
 
-    def parse(self, completion: Completion, image_map: ImageMap) -> ParsedStep: ...
+    def parse(self, completion: Completion, image_map: ImageMap, *,
+              elements: ElementList | None = None) -> ParsedStep: ...
 
     def action_text(self, action: Action, image_map: ImageMap) -> str: ...
 
@@ -96,8 +111,13 @@ class ModelFamily(Protocol):
 
 _ALIASES = {
     "glm45v": "glm45v", "glm": "glm45v", "glm-4.5v": "glm45v", "glm4.5v": "glm45v", "glm-45v": "glm45v",
+    "glm41v": "glm41v", "glm-4.1v": "glm41v", "glm4.1v": "glm41v", "glm-4.1v-thinking": "glm41v",
+    "glm-4.1v-9b-thinking": "glm41v",
     "uitars": "uitars", "ui-tars": "uitars", "qwen25vl": "uitars", "ui-tars-1.5": "uitars",
     "qwen2.5-vl": "uitars",
+    # models without GUI grounding of their own act through marks or element lists (--observe som)
+    "generic": "generic", "openai": "generic", "gemma-3": "generic", "gemma3": "generic", "step-3": "generic",
+    "step3": "generic", "kimi-vl": "generic", "kimi": "generic",
 }
 
 
@@ -108,10 +128,18 @@ def get_family(name: str) -> ModelFamily:
         from model.glm45v import Glm45vFamily
 
         return Glm45vFamily()
+    if key == "glm41v":
+        from model.glm41v import Glm41vFamily
+
+        return Glm41vFamily()
     if key == "uitars":
         from model.uitars import UITarsFamily
 
         return UITarsFamily()
+    if key == "generic":
+        from model.generic import GenericFamily
+
+        return GenericFamily()
     raise ValueError(f"unknown model family {name!r}; known: {', '.join(sorted(_ALIASES))}")
 
 

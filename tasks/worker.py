@@ -152,7 +152,7 @@ def _model_episode(inst: TaskInstance, runner) -> dict:
     settings = load_settings()
     if settings is None:
         raise RuntimeError(NO_MODEL_HELP)
-    cfg = LoopConfig(max_steps=inst.spec.max_steps,
+    cfg = LoopConfig(max_steps=inst.spec.max_steps, observe=settings.observe, element_tokens=settings.element_tokens,
                      generation=GenerationConfig(max_tokens=settings.max_tokens, enable_thinking=settings.thinking))
     res = run_episode(inst.goal, model=build_model(settings), family=get_family(settings.family), runner=runner,
                       config=cfg)

@@ -47,6 +47,7 @@ def executor(xdisplay):
 def test_click_type_toggle_land_in_the_window(widgets, executor):
     s = read_state(widgets)
     assert executor.execute(Click(*centre(s["widgets"]["button"]))).ok
+    read_state(widgets, lambda st: st["clicks"] == 1)  # one click, then a double click: 1 + 2, each seen
     assert executor.execute(Click(*centre(s["widgets"]["button"]), clicks=2)).ok
     read_state(widgets, lambda st: st["clicks"] == 3)
     assert executor.execute(Click(*centre(s["widgets"]["entry"]))).ok

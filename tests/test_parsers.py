@@ -1,4 +1,4 @@
-"""Model families: prompts and parsers (GLM-4.5V and UI-TARS-1.5). Fast, no display."""
+"""Model families: prompts and parsers (GLM-4.5V, GLM-4.1V, UI-TARS-1.5, generic). Fast, no display."""
 
 from __future__ import annotations
 
@@ -13,14 +13,24 @@ from actions.coords import ImageMap, Rect
 from actions.space import Click, Done, Drag, Fail, Hotkey, KeyPress, MoveTo, Scroll, TypeText, Wait
 from model.base import Completion, ImagePart, TextPart
 from model.family import HistoryEntry, ParsedStep, ParseError, get_family, half_size
+from model.generic import GenericFamily
+from model.glm41v import Glm41vFamily
 from model.glm45v import PC_ACTION_SPACE, Glm45vFamily
+from model.marks import ElementList, Mark
 from model.uitars import UITarsFamily, add_box_token, smart_resize
 
 GLM = Glm45vFamily()
 TARS = UITarsFamily()
+GEN = GenericFamily()
+GLM41 = Glm41vFamily()
 # a 1920x1080 screen captured and downscaled to 1280x720
 MAP = ImageMap(Rect(0, 0, 1920, 1080), 1280, 720)
 TARS_RESIZED = (1288, 728)  # smart_resize of 1280x720 (w, h)
+# three listed elements, named "1".."3" (as in --observe som): the parsers' element paths get fuzzed too
+MARKS = ElementList(tuple(Mark(str(i), f"e{i}", "button", f"B{i}", Rect(100 * i, 50, 80, 30)) for i in (1, 2, 3)),
+                    "marks", MAP, total=3)
+FAMILIES = [GLM, TARS, GEN, GLM41]
+FAMILY_IDS = ["glm45v", "uitars", "generic", "glm41v"]
 
 
 def C(text: str, reasoning: str | None = None) -> Completion:
@@ -243,19 +253,23 @@ def test_glm_lowercase_terminal_names():
 ADVERSARIAL = ["<|begin_of_box|>" * 12_000, "left_click(start_box='1 2" + " " * 100_000 + "x')", "a" * 190_000,
                "left_click(" * 18_000, "type(content='a' x " * 10_000, "a(" * 99_000, "type(x=1 'q' " * 15_000,
                "left_click(start_box=[" * 9_000, "click(start_box='(1,2)" + "' " * 80_000, "Memory:" * 25_000,
-               "x" + " " * 100_000 + "WAIT()", "WAIT() " * 20_000, "<think>" * 20_000, "x" * 300_000]
+               "x" + " " * 100_000 + "WAIT()", "WAIT() " * 20_000, "<think>" * 20_000, "x" * 300_000,
+               "{" * 150_000, '{"a":' * 30_000, '{"action": [' + "[" * 100_000, '{"' + "a" * 190_000,
+               '{"action": "click", "mark": ' + "9" * 100_000 + "}", "{'a': " * 30_000, '{"x": 1} ' * 20_000,
+               "click(mark=" * 15_000, '{"name": "click", "arguments": "' + "{" * 100_000 + '"}']
 
 
-@pytest.mark.parametrize("family", [GLM, TARS], ids=["glm45v", "uitars"])
+@pytest.mark.parametrize("family", FAMILIES, ids=FAMILY_IDS)
 def test_adversarial_inputs_stay_fast(family):
-    # each of these once took seconds to minutes through a backtracking regex or a rescanning loop
-    t0 = time.monotonic()
+    # each of these once took seconds to minutes through a backtracking regex or a rescanning loop; a
+    # linear parse takes well under 0.1 s each, so 2 s apiece only trips on a blow-up, not a busy machine
     for text in ADVERSARIAL:
+        t0 = time.monotonic()
         try:
-            family.parse(C(text), MAP)
+            family.parse(C(text), MAP, elements=MARKS)
         except ParseError as e:
-            assert e.internal is None
-    assert time.monotonic() - t0 < 2
+            assert e.internal is None, (text[:80], repr(e.internal))
+        assert time.monotonic() - t0 < 2, text[:80]
 
 
 # --- GLM-4.5V prompt ---------------------------------------------------------------------------
@@ -418,7 +432,10 @@ _PIECES = ["left_click(", "right_click(", "left_drag(", "key(", "type(", "scroll
            "[", "]", "[[", "]]", "(", ")", "<", ">", ",", " ", "\n", "\\", "\\n", "\\'", "=", "up", "down",
            "<|begin_of_box|>", "<|end_of_box|>", "<|box_start|>", "<|box_end|>", "<point>", "</point>", "<think>",
            "</think>", "<answer>", "</answer>", "Thought: ", "Action: ", "Memory:", "ctrl+c", "ctrl c", "-",
-           "1e9", ".", "é", "漢字", "🖱️", "\x00", "\u202e", "999", "1000", "0", "500", "250", "12345678901234567890"]
+           "1e9", ".", "é", "漢字", "🖱️", "\x00", "\u202e", "999", "1000", "0", "500", "250", "12345678901234567890",
+           "{", "}", '"action"', '"action_type"', ": ", '"click"', '"type"', '"select"', '"mark"', '"element"', '"x"',
+           '"y"', '"text"', '"option"', '"name"', '"arguments"', "element=", "mark=", "option=", "select(", "null",
+           "true", '{"action": "click", "mark": 2}', '{"action": "done"}', "<tool_call>", "```json", "'1'", "'e1'"]
 
 
 def _random_text(rng: random.Random) -> str:
@@ -430,7 +447,7 @@ def _random_text(rng: random.Random) -> str:
     return "".join(rng.choice(_PIECES) for _ in range(rng.randint(0, 40))) + str(rng.randint(0, 2000))
 
 
-@pytest.mark.parametrize("family", [GLM, TARS], ids=["glm45v", "uitars"])
+@pytest.mark.parametrize("family", FAMILIES, ids=FAMILY_IDS)
 def test_fuzz_only_parse_errors(family):
     rng = random.Random(1234)
     t0 = time.monotonic()
@@ -438,7 +455,7 @@ def test_fuzz_only_parse_errors(family):
     for _ in range(10_000):
         text = _random_text(rng)
         try:
-            step = family.parse(C(text, reasoning=rng.choice([None, "r"])), MAP)
+            step = family.parse(C(text, reasoning=rng.choice([None, "r"])), MAP, elements=rng.choice([None, MARKS]))
         except ParseError as e:
             assert e.internal is None, (text[:300], repr(e.internal))
             assert isinstance(str(e), str) and e.raw == text

@@ -1,4 +1,5 @@
-"""The local transformers backend, against a tiny random-weight GLM-4.5V built here (no hub access).
+"""The local transformers backend, against a tiny random-weight GLM-4.5V built here (no hub access),
+and a tiny random GLM-4.1V (``Glm4vForConditionalGeneration``) driven by the GLM-4.1V family's prompt.
 
 A module fixture saves a tiny ``Glm4vMoeForConditionalGeneration`` (float32, ~60k parameters), a
 word-level tokenizer with GLM's special tokens and a GLM-style chat template, and a
@@ -55,18 +56,25 @@ CHAT_TEMPLATE = (
 MAX_PIXELS = 14 * 14 * 2 * 2 * 2 * 64  # small, so tests stay fast; the real checkpoint's is 6144x this
 
 
-def _build_tiny_checkpoint(folder: Path) -> None:
+def _tokenizer():
+    """A word-level tokenizer with GLM's special tokens and a GLM-style chat template."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers
-    from transformers import Glm4vMoeConfig, Glm4vMoeForConditionalGeneration, PreTrainedTokenizerFast
-    from transformers.models.glm4v.image_processing_pil_glm4v import Glm4vImageProcessorPil
+    from transformers import PreTrainedTokenizerFast
 
     vocab = {w: i for i, w in enumerate(WORDS + SPECIAL)}
     core = Tokenizer(models.WordLevel(vocab=vocab, unk_token="[UNK]"))
     core.pre_tokenizer = pre_tokenizers.Whitespace()
     core.decoder = decoders.WordPiece()
-    tok = PreTrainedTokenizerFast(
+    return PreTrainedTokenizerFast(
         tokenizer_object=core, unk_token="[UNK]", eos_token="<|endoftext|>", pad_token="<|endoftext|>",
         additional_special_tokens=[s for s in SPECIAL if s != "<|endoftext|>"], chat_template=CHAT_TEMPLATE)
+
+
+def _build_tiny_checkpoint(folder: Path) -> None:
+    from transformers import Glm4vMoeConfig, Glm4vMoeForConditionalGeneration
+    from transformers.models.glm4v.image_processing_pil_glm4v import Glm4vImageProcessorPil
+
+    tok = _tokenizer()
     ids = tok.convert_tokens_to_ids
     config = Glm4vMoeConfig(
         text_config=dict(
@@ -95,6 +103,31 @@ def ckpt(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("ckpt") / "GLM-4.5V-tiny"
     _build_tiny_checkpoint(folder)
     return folder
+
+
+def _build_tiny_glm4v(folder: Path) -> None:
+    """GLM-4.1V-9B-Thinking's class, ``Glm4vForConditionalGeneration``, tiny and random (dense, no experts)."""
+    from transformers import Glm4vConfig, Glm4vForConditionalGeneration
+    from transformers.models.glm4v.image_processing_pil_glm4v import Glm4vImageProcessorPil
+
+    tok = _tokenizer()
+    ids = tok.convert_tokens_to_ids
+    config = Glm4vConfig(
+        text_config=dict(
+            vocab_size=len(tok), hidden_size=16, intermediate_size=32, num_hidden_layers=2, num_attention_heads=2,
+            num_key_value_heads=1, max_position_embeddings=1024,
+            rope_parameters={"rope_type": "default", "mrope_section": [1, 1], "partial_rotary_factor": 0.5,
+                             "rope_theta": 10000.0},
+            pad_token_id=ids("<|endoftext|>")),
+        vision_config=dict(depth=2, hidden_size=32, out_hidden_size=16, intermediate_size=22, num_heads=2,
+                           patch_size=14, spatial_merge_size=2, temporal_patch_size=2, image_size=112),
+        image_token_id=ids("<|image|>"), video_token_id=ids("<|video|>"),
+        image_start_token_id=ids("<|begin_of_image|>"), image_end_token_id=ids("<|end_of_image|>"),
+        video_start_token_id=ids("<|begin_of_video|>"), video_end_token_id=ids("<|end_of_video|>"))
+    torch.manual_seed(1)
+    Glm4vForConditionalGeneration(config).eval().save_pretrained(folder)
+    tok.save_pretrained(folder)
+    Glm4vImageProcessorPil(size={"shortest_edge": 112 * 112, "longest_edge": MAX_PIXELS}).save_pretrained(folder)
 
 
 @pytest.fixture(scope="module")
@@ -257,3 +290,32 @@ def test_without_torch_import_works_and_construction_says_how_to_install(tmp_pat
                        env={**os.environ, "PYTHONPATH": str(root)})
     assert r.returncode == 0, r.stderr
     assert "MODELERROR" in r.stdout and "pip install torch==2.13.0 first" in r.stdout, r.stdout
+
+
+def test_tiny_glm4v_runs_the_glm41v_prompt_through_the_backend(tmp_path):
+    """GLM-4.1V-9B-Thinking's architecture through the same loading path, fed what the GLM-4.1V family
+    builds: the current screenshot first at full size, an earlier one at half size, then the text."""
+    from actions.coords import ImageMap, Rect
+    from model.family import HistoryEntry, ParseError, get_family
+
+    folder = tmp_path / "GLM-4.1V-tiny"
+    _build_tiny_glm4v(folder)
+    b = TransformersBackend(str(folder), dtype="float32")
+    assert type(b.model).__name__ == "Glm4vForConditionalGeneration"
+    family = get_family("glm-4.1v-9b-thinking")
+    earlier = HistoryEntry("click the ok button", "left_click(start_box='[1,2]')", _image(224, 168))
+    msgs = family.build_messages("click the ok button", _image(112, 84), [earlier])
+    cfg = b.model.config
+    with _FirstForward(b.model) as seen:
+        c = b.generate(msgs, GenerationConfig(max_tokens=6, temperature=0.0))
+    # current 112x84 -> grid (1, 6, 8); the earlier 224x168 halved to 112x84 -> (1, 6, 8) too
+    assert c.raw["image_grid_thw"] == [[1, 6, 8], [1, 6, 8]]
+    ids = seen.input_ids[0].tolist()
+    assert ids.count(cfg.image_token_id) == 2 * 12
+    user = ids.index(b.tokenizer.convert_tokens_to_ids("<|user|>"))
+    assert ids[user + 1] == cfg.image_start_token_id  # the images come before the prompt text
+    assert 0 < c.usage.completion_tokens <= 6
+    try:  # random weights: whatever came out is a step or a ParseError for the model, nothing else
+        family.parse(c, ImageMap(Rect(0, 0, 112, 84), 112, 84))
+    except ParseError as e:
+        assert e.internal is None

@@ -31,7 +31,14 @@ def run(
     model: ModelNameOpt = None,
     api_key: ApiKeyOpt = None,
     model_path: Annotated[Optional[str], typer.Option(help="Local checkpoint for the transformers backend, env AGENT_MODEL_PATH.")] = None,
-    model_family: Annotated[Optional[str], typer.Option(help="Prompt and output format: glm45v (default) or uitars.")] = None,
+    model_family: Annotated[Optional[str], typer.Option(
+        help="Prompt and output format: glm45v (default), glm41v, uitars (Qwen2.5-VL / UI-TARS-1.5) or generic "
+             "(any OpenAI-compatible VLM: gemma-3, step-3, kimi-vl), env AGENT_MODEL_FAMILY.")] = None,
+    observe: Annotated[Optional[str], typer.Option(
+        help="What the model sees each step: screenshot (default), screenshot+elements (plus a list of the "
+             "screen's elements by id) or som (numbered marks on the screenshot and the list), env AGENT_OBSERVE.")] = None,
+    element_tokens: Annotated[Optional[int], typer.Option(
+        help="Cap of the element list in estimated tokens (default 2000; screenshot+elements and som).")] = None,
     thinking: Annotated[Optional[bool], typer.Option("--thinking/--no-thinking", help="GLM-4.5V thinking mode (default on).")] = None,
     model_timeout: Annotated[Optional[float], typer.Option(
         help="Seconds one model request may take (default 120), env AGENT_MODEL_TIMEOUT; --max-seconds still wins.")] = None,
@@ -66,7 +73,7 @@ def run(
     try:
         settings = load_settings({"url": model_url, "name": model, "api_key": api_key, "path": model_path,
                                   "family": model_family, "thinking": thinking, "timeout": model_timeout,
-                                  "max_tokens": max_tokens})
+                                  "max_tokens": max_tokens, "observe": observe, "element_tokens": element_tokens})
     except ModelError as e:
         raise fail(str(e))
     if settings is None:
@@ -83,13 +90,16 @@ def run(
     with ExitStack() as stack:
         if virtual:
             start_virtual(stack, "1280x800")
-        ex = build_executor(dry_run=False, yes=yes, max_steps=max_steps, max_seconds=max_seconds,
+        # an answer naming an element may be 2-3 inputs (click + type, click + option): --max-steps counts answers
+        inputs = max_steps * (1 if settings.observe == "screenshot" else 3)
+        ex = build_executor(dry_run=False, yes=yes, max_steps=inputs, max_seconds=max_seconds,
                        risky_words=risky_words, kill_hotkey=kill_hotkey, no_kill_hotkey=no_kill_hotkey, stack=stack)
         try:
             screen = stack.enter_context(Screen())
             w, h = screen.size()
             writer = TrajectoryWriter(folder, kind="run", meta={
-                "goal": goal, "model": settings.describe(), "screen": [w, h], "max_size": list(limit)})
+                "goal": goal, "model": settings.describe(), "screen": [w, h], "max_size": list(limit),
+                "family": family.name, "observe": settings.observe})
         except TrajectoryError as e:
             raise fail(str(e))
         except Exception as e:  # no display
@@ -114,7 +124,8 @@ def run(
             if ev.feedback:
                 console.print(f"    [yellow]→ model told: {shown(ev.feedback, 200)}[/]")
 
-        cfg = LoopConfig(max_steps=max_steps, image_format=image_format,
+        cfg = LoopConfig(max_steps=max_steps, image_format=image_format, observe=settings.observe,
+                         element_tokens=settings.element_tokens,
                          recheck_after_s=None if recheck_after < 0 else recheck_after,
                          generation=GenerationConfig(max_tokens=settings.max_tokens, enable_thinking=settings.thinking))
         try:

@@ -12,8 +12,9 @@ Rules (each from a case met on Chromium or GTK 3):
   heading's, a cell's) or sits in a label is not an element of its own;
 * hidden: zero-size, outside the area, outside every clipping ancestor (window, document, scroll
   pane) and the closed option list of a collapsed combobox; partly clipped bounds are cut to what shows;
-* ``value``: Text for entries and text areas (never for a password field: ``attrs`` says
-  ``password``), the selected option's name for a combobox, Value for spin buttons and sliders;
+* ``value``: Text for entries, text areas and editable comboboxes (an autocomplete field; never for a
+  password field: ``attrs`` says ``password``), the selected option's name for a combobox, Value for
+  spin buttons and sliders;
 * context: ``window`` (the nearest frame, window or dialog), ``group`` (the nearest named grouping
   ancestor: a fieldset's legend, a GTK frame's label, a notebook page), ``row`` (the row's cells'
   texts joined by " | "; in a table without row objects (GTK), the cells level with it), ``path``.
@@ -139,7 +140,8 @@ def finish(conn: Connection, cands: list[Candidate], area: Rect | None, *, attrs
         n = c.node
         if c.password:
             continue
-        if c.role in ("entry", "textarea") or (c.role == "spinbox" and n.role in R.TEXT_ROLES):
+        if c.role in ("entry", "textarea") or (c.role == "spinbox" and n.role in R.TEXT_ROLES) or \
+                (n.role in R.COMBOS and n.has("editable")):  # an autocomplete field: its text
             add(("t", i), n.ref, TEXT, "GetText", text_args)
         elif n.role in R.VALUE_ROLES:
             add(("v", i), n.ref, PROPS, "Get", conn.prop_args(VALUE, "CurrentValue"))

@@ -1,4 +1,8 @@
-"""Screen capture (mss), downscaling, encoding and "wait until the screen settles".
+"""Screen capture (mss), downscaling, encoding and the plain "wait until frames stop changing".
+
+The wait after an action (the first change, then a short quiet window; motion ignored) is
+``agent.screen.settle``; ``wait_settled`` here is the simple wait for identical frames that a few
+callers use for a screen nobody acted on.
 
 Threading: a :class:`Screen` lazily opens ONE mss instance and reuses it.  mss (before 10.2)
 is not thread-safe and its X connection belongs to the thread that opened it, so a Screen
@@ -357,7 +361,8 @@ def wait_settled(
     timeout: float = 3.0,
     tolerance: int = 0,
 ) -> SettleResult:
-    """Capture until consecutive frames have been identical for ``stable_for`` seconds.
+    """Capture until consecutive frames have been identical for ``stable_for`` seconds (any pixel
+    counts, a blinking caret too: see ``agent.screen.settle`` for the wait after an action).
 
     Returns after about ``stable_for`` (+ capture time) on a static screen; gives up after
     ``timeout`` with ``settled=False``.  Either way ``frame`` is the latest capture.

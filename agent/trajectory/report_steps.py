@@ -19,7 +19,8 @@ _KNOWN = {"index", "t", "action", "ok", "error", "approved_risky", "evidence", "
           "image_size", "settled", "timings", "model_output", "memory", "action_text", "model", "feedback_given",
           "parse_error", "safety_stop", "element", "grounding", "match", "anchor", "anchor_end", "model_s",
           "prompt_s", "prompt_tokens", "completion_tokens", "after_screenshot", "healed", "t_rel", "replay_of",
-          "row", "step", "step_name", "var", "secret", "dry_run", "screen_changed", "not_carried_out", "waited_s"}
+          "row", "step", "step_name", "var", "secret", "dry_run", "observation", "part_of", "check",
+          "screen_changed", "not_carried_out", "waited_s"}
 _CLICKS = {1: "click", 2: "double-click", 3: "triple-click"}
 
 
@@ -161,6 +162,18 @@ def _facts(s: dict) -> list[tuple[str, str]]:
         out.append(("secret", f"{s['secret']} (typed from the environment; the value is never written)"))
     if s.get("settled") is False:
         out.append(("screen", "still changing when the next screenshot was taken"))
+    o = s.get("observation") if isinstance(s.get("observation"), dict) else None
+    if o:  # agent run --observe screenshot+elements / som: what the model was shown
+        seen = f"{o.get('mode')}: {o.get('listed', 0)} elements listed"
+        if _num(o.get("tokens")):
+            seen += f" (≈{o['tokens']} tokens, list {o.get('sha')})"
+        if o.get("omitted"):
+            seen += f", {o['omitted']} more left out by the cap"
+        out.append(("model saw", seen + (f"; {o['note']}" if o.get("note") else "")))
+    if s.get("part_of") is not None:
+        out.append(("part of", f"the model's action at step {s['part_of']} on the element"))
+    if s.get("check"):
+        out.append(("check", str(s["check"])))
     return out
 
 

@@ -163,7 +163,7 @@ def _title(t: Trajectory, kind: str) -> tuple[str, list[tuple[str, str]]]:
     facts: list[tuple[str, str]] = []
     for key, label in (("task", "task"), ("seed", "seed"), ("policy", "policy"), ("script", "script"),
                        ("data", "data"), ("rows", "rows"), ("replay_of", "replay of"), ("model", "model"),
-                       ("screen", "screen"), ("created", "started")):
+                       ("observe", "model sees"), ("screen", "screen"), ("created", "started")):
         v = m.get(key)
         if v not in (None, "", []):
             facts.append((label, "x".join(map(str, v)) if key == "screen" and isinstance(v, list) else str(v)))
