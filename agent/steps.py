@@ -32,7 +32,7 @@ from actions.executor import ActionResult, Executor
 from actions.space import Action, Click, Drag, Hotkey, KeyPress, MouseDown, Scroll, TypeText
 from agent.screen import Frame, Region, Screen, SettleResult, classify, downscale, encode, motion_limit, real_change
 from agent.screen import background
-from agent.screen.settle import arm
+from agent.screen.settle import arm, capture_like
 from agent.screen.settle import settle as settle_screen
 from agent.screen.redact import SecretMasker
 from agent.trajectory import TrajectoryWriter
@@ -319,7 +319,7 @@ class StepRunner:
         pre, armed = None, False  # the screen right before the action: its effect is looked for against it
         if before is not None and first_change > 0 and not action.terminal:
             armed = self.settle.damage and arm(self.screen)  # drawing from here on is waited for
-            pre = self.screen.capture(like=before.frame) if isinstance(self.screen, Screen) else self.screen.capture()
+            pre = capture_like(self.screen, before.frame)
         t = time.monotonic()
         try:
             result = self.executor.execute(action, thought=thought)

@@ -18,7 +18,6 @@ import time
 import pytest
 
 from tasks.apps.state import read_state
-from tests.staged_app import TITLE
 from tests.test_run_e2e import glm, request_images, request_text, run_agent, thousandths
 from tests.test_settle import start
 

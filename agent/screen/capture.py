@@ -303,17 +303,16 @@ def downscale(
 def encode(img: Image.Image, fmt: str = "png", *, quality: int = 85) -> bytes:
     """Encode to PNG (fast: ``model.base.png_bytes``, the same bytes a model is sent) or JPEG (``quality``)."""
     f = fmt.lower().lstrip(".")
-    buf = io.BytesIO()
     if f == "png":
         return png_bytes(img)
-    if f in ("jpeg", "jpg"):
-        if not 1 <= quality <= 100:
-            raise ValueError(f"jpeg quality must be in 1..100, got {quality}")
-        if img.mode not in ("RGB", "L"):
-            img = img.convert("RGB")
-        img.save(buf, "JPEG", quality=quality)
-    else:
+    if f not in ("jpeg", "jpg"):
         raise ValueError(f"unsupported image format {fmt!r}: use 'png' or 'jpeg'")
+    if not 1 <= quality <= 100:
+        raise ValueError(f"jpeg quality must be in 1..100, got {quality}")
+    if img.mode not in ("RGB", "L"):
+        img = img.convert("RGB")
+    buf = io.BytesIO()
+    img.save(buf, "JPEG", quality=quality)
     return buf.getvalue()
 
 

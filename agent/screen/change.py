@@ -19,6 +19,11 @@ Relative to the screen because pixel sizes of UI scale with the display. The pri
 action whose only effect is as small as a spinner (a checkbox tick alone, one typed character)
 counts as no change; the stagnation rule needs the same action several times in a row on top of it,
 so a person-sized task rarely meets it, and the model is warned before a run is stopped.
+
+The same rule tells the settle after an action (``agent.screen.settle``) when drawing is over, so it is
+cheap: ``classify`` answers from the box around all changes when it is small, and from the number of
+changed pixels when there are many (a new page), and finds the regions only in between. A caret's
+blink (``blink_like``: a line a few px thick) is never taken for the effect of an action.
 """
 
 from __future__ import annotations

@@ -83,7 +83,7 @@ def settle(
     else:
         if watch is not None:
             watch.clear()
-        cur, frames = _grab(screen, monitor, region, None), 1
+        cur, frames = capture_like(screen, None, monitor, region), 1
     first_s = None
     last_still = start  # the last look known to show the picture before the latest real change
     need = quiet
@@ -107,7 +107,7 @@ def settle(
         if unchanged >= polls and prev.taken_at - ref.taken_at >= need:
             if grabbed:
                 return SettleResult(True, now - start, frames, prev, first_s, now - last_still, tuple(motion))
-            cur, grabbed = _grab(screen, monitor, region, prev), True  # nothing was reported drawn: make sure
+            cur, grabbed = capture_like(screen, prev, monitor, region), True  # nothing was reported drawn: make sure
         elif now >= deadline:
             return SettleResult(False, now - start, frames, prev, first_s, now - last_still, tuple(motion))
         else:
@@ -148,10 +148,10 @@ def _look(screen: Screen, watch: DamageWatch | None, prev: Frame, until: float, 
         watch.clear()  # drawing from now on is reported again; the capture below holds what came before
     else:
         return Frame(prev.image, prev.left, prev.top, time.monotonic(), prev.raw), False
-    return _grab(screen, monitor, region, prev), True
+    return capture_like(screen, prev, monitor, region), True
 
 
-def _grab(screen: Screen, monitor: int, region: Region | None, like: Frame | None) -> Frame:
+def capture_like(screen: Screen, like: Frame | None, monitor: int = 0, region: Region | None = None) -> Frame:
     """A capture that shares ``like``'s image when nothing changed (a ``Screen``; other screens, such
     as the tests' stand-ins, capture plainly)."""
     return screen.capture(monitor, region, like=like) if isinstance(screen, Screen) else screen.capture(monitor, region)
