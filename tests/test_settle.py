@@ -16,7 +16,8 @@ import time
 
 import pytest
 
-from agent.screen import Region, settle
+from agent.screen import Region
+from agent.screen.settle import settle
 from agent.steps import SettleConfig, StepRunner
 from tests.staged_app import TITLE, colours, rgb
 
@@ -74,6 +75,21 @@ def test_a_late_answer_drawn_in_stages_is_returned_complete(screen, spawn_window
         assert shown == [True, True, True], f"round {n} (delay {(0, 100, 500)[(n - 1) % 3]} ms): stages {shown}"
         assert out.settle.first_change_s is not None  # the answer was waited for, not a blink
         assert json.loads(app["path"].read_text())["n"] == n  # one click each, none lost or doubled
+
+
+def test_motion_nobody_saw_before_is_not_the_effect(screen, spawn_window, tmp_path):
+    """Nothing is known about the screen before the click (no earlier settle): the spinner's first turn
+    is a small change, but it turns again, so it is motion; the answer 500 ms later is the effect."""
+    import pyautogui
+
+    app = start(spawn_window, tmp_path, "--delays", "500", "--spinner")
+    go, page = app["boxes"]["go"], app["boxes"]["page"]
+    pre = screen.capture()
+    pyautogui.click(go[0] + go[2] / 2, go[1] + go[3] / 2)
+    s = settle(screen, before=pre, first_change=5.0, quiet=0.1, timeout=10.0)
+    assert stages_shown(s.frame, page, 1) == [True, True, True]
+    spinner = Region(*app["boxes"]["spinner"])
+    assert s.first_change_s >= 0.4 and any(m.intersect(spinner) for m in s.moving)
 
 
 def test_a_page_wiped_blank_is_waited_out(screen, spawn_window, tmp_path):

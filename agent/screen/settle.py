@@ -9,12 +9,16 @@ A fixed quiet window after polling (the old ``wait_settled``: 150 ms of identica
    change the screen, the wait first looks for the first change against ``before`` (the frame
    captured just before the action), for at most ``first_change`` seconds. A caret blinking
    (``change.blink_like``) and what was already moving by itself before the action (``moving``: a
-   spinner seen by the previous settle) do not count as that change. When none comes, the screen was
-   still all along and the wait ends there.
+   spinner seen by the previous settle) do not count as that change. A real change is the effect at
+   once; a small one (a checkbox's tick, a typed character) once it stayed put for ``quiet`` — a small
+   region that changes again meanwhile is motion nobody had seen yet, and the wait goes on. When no
+   change comes, the screen was still all along and the wait ends there.
 2. **Has it finished drawing?** Then it waits until the screen has made no *real* change (more than
    motion, ``agent.screen.change``) for ``quiet`` seconds and at least ``polls`` captures. Each
    capture is compared with the frame that began the quiet window, so a picture that builds up in
    small pieces counts once the pieces add up, while a caret or a spinner never keeps it waiting.
+   Small regions seen changing at least twice are reported as ``moving`` for the next action's wait
+   (a last small stroke of drawing, seen once, is not motion).
    A change that wiped its area to a plain colour (a toolkit clearing a window before it draws the
    next page on it) must be followed by ``wiped_quiet`` (300 ms) of calm instead: a blank page is
    rarely the final picture, and a busy app may take 100 ms to build the next one.
@@ -35,6 +39,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+
+from PIL import ImageChops
 
 from agent.screen.capture import Frame, Region, Screen, SettleResult
 from agent.screen.damage import DamageWatch
@@ -70,10 +76,10 @@ def settle(
     ``before`` and ``first_change`` > 0 turn on the wait for the action's first change; ``moving``
     (screen coordinates) are regions known to change by themselves. ``settled`` is False when real
     changes went on until ``timeout``; after a change that wiped its area to a plain colour the screen
-    must stay still for ``wiped_quiet`` instead of ``quiet``. ``damage``: between looks, wait on the X DAMAGE extension when
-    the display has it (``Screen.damage``) instead of capturing every ``interval``. ``armed``: the
-    caller called ``arm`` right before capturing ``before`` (and acting): what was drawn since is
-    waited for, without a first capture.
+    must stay still for ``wiped_quiet`` instead of ``quiet``. ``damage``: between looks, wait on the X
+    DAMAGE extension when the display has it (``Screen.damage``) instead of capturing every
+    ``interval``. ``armed``: the caller called ``arm`` right before capturing ``before`` (and acting):
+    what was drawn since is waited for, without a first capture.
     """
     start = time.monotonic()
     deadline = start + max(0.0, timeout)
@@ -84,35 +90,34 @@ def settle(
         if watch is not None:
             watch.clear()
         cur, frames = capture_like(screen, None, monitor, region), 1
-    first_s = None
-    last_still = start  # the last look known to show the picture before the latest real change
-    need = quiet
+    w = _Wait(screen, watch, monitor, region, interval, start, frames)
+    first_s, last_still, need, unchanged = None, start, quiet, 0
+    learned: list[Region] = []  # moving regions found while waiting for the first change
     if before is not None and first_change > 0:
-        until = min(start + first_change, deadline)
-        known = _to_frame(moving, cur)
-        prev_t = start
-        while not (effect := _effect(before, cur, known)):
-            if cur.taken_at >= until:  # nothing but a caret or known motion changed: still all along
-                return SettleResult(True, time.monotonic() - start, frames, cur, None, cur.taken_at - start)
-            prev_t = cur.taken_at
-            cur, grabbed = _look(screen, watch, cur, min(cur.taken_at + interval, until), monitor, region)
-            frames += grabbed
-        first_s, last_still = cur.taken_at - start, prev_t
-        need = wiped_quiet if _wiped(cur, effect) else quiet
-    ref = prev = cur
-    unchanged, told, grabbed = 0, False, True
-    motion: list[Region] = []
+        found = _first_change(w, before, cur, _to_frame(moving, cur), min(start + first_change, deadline),
+                              deadline, quiet, learned)
+        if found is None:  # nothing but a caret or motion changed: the screen was still all along
+            last = w.last if w.grabbed else w.capture(w.last)
+            return w.result(True, last, None, last.taken_at - start, learned, [])
+        cur, regions, last_still, unchanged = found
+        first_s = cur.taken_at - start
+        need = wiped_quiet if _wiped(cur, regions) else quiet
+    # a small first change that stayed put for ``quiet`` (``unchanged`` looks) is followed by ``w.last``
+    ref, prev, grabbed = cur, (w.last if unchanged else cur), (w.grabbed if unchanged else True)
+    told = bool(unchanged) and on_picture is not None
+    if told:
+        on_picture(prev)
+    motion: list[list] = []  # [region, times seen changing]
     while True:
         now = time.monotonic()
         if unchanged >= polls and prev.taken_at - ref.taken_at >= need:
             if grabbed:
-                return SettleResult(True, now - start, frames, prev, first_s, now - last_still, tuple(motion))
-            cur, grabbed = capture_like(screen, prev, monitor, region), True  # nothing was reported drawn: make sure
+                return w.result(True, prev, first_s, now - last_still, learned, motion)
+            cur, grabbed = w.capture(prev), True  # nothing was reported drawn: make sure
         elif now >= deadline:
-            return SettleResult(False, now - start, frames, prev, first_s, now - last_still, tuple(motion))
+            return w.result(False, prev, first_s, now - last_still, learned, motion)
         else:
-            cur, grabbed = _look(screen, watch, prev, min(prev.taken_at + interval, deadline), monitor, region)
-        frames += grabbed
+            cur, grabbed = w.look(prev, min(prev.taken_at + interval, deadline))
         if cur.same_pixels(prev):
             unchanged += 1
         else:
@@ -122,11 +127,89 @@ def settle(
                 need = wiped_quiet if _wiped(cur, regions) else quiet
             else:
                 unchanged += 1
-                _merge(motion, [Region(r.left + cur.left, r.top + cur.top, r.width, r.height) for r in regions])
+                _count(motion, [Region(r.left + cur.left, r.top + cur.top, r.width, r.height) for r in regions])
         if unchanged and not told and on_picture is not None:  # a picture that lasted one look
             on_picture(cur)
             told = True
         prev = cur
+
+
+class _Wait:
+    """The looks of one settle: captures or, with a damage watch, the knowledge that nothing was drawn."""
+
+    def __init__(self, screen: Screen, watch: DamageWatch | None, monitor: int, region: Region | None,
+                 interval: float, start: float, frames: int) -> None:
+        self.screen, self.watch, self.monitor, self.region = screen, watch, monitor, region
+        self.interval, self.start, self.frames = interval, start, frames
+        self.last: Frame | None = None
+        self.grabbed = True  # whether ``last`` is a capture (not a look that saw nothing drawn)
+
+    def capture(self, like: Frame) -> Frame:
+        self.frames += 1
+        self.last, self.grabbed = capture_like(self.screen, like, self.monitor, self.region), True
+        return self.last
+
+    def look(self, prev: Frame, until: float) -> tuple[Frame, bool]:
+        """The screen at ``until``, or earlier when something was drawn: a capture (``True``), or, when
+        the damage watch saw nothing drawn, ``prev``'s picture at the time of looking (``False``)."""
+        if self.watch is None:
+            _sleep_until(until)
+        elif self.watch.wait(until):
+            self.watch.clear()  # drawing from now on is reported again; the capture holds what came before
+        else:
+            self.last, self.grabbed = Frame(prev.image, prev.left, prev.top, time.monotonic(), prev.raw), False
+            return self.last, False
+        return self.capture(prev), True
+
+    def result(self, settled: bool, frame: Frame, first_s: float | None, quiet_s: float, learned: list[Region],
+               motion: list[list]) -> SettleResult:
+        """``moving``: what was seen changing by itself (at least twice: a last small stroke of drawing
+        is not motion) and the motion found while waiting for the first change."""
+        moving = [Region(r.left + frame.left, r.top + frame.top, r.width, r.height) for r in learned]
+        moving += [r for r, n in motion if n >= 2]
+        return SettleResult(settled, time.monotonic() - self.start, self.frames, frame, first_s, quiet_s,
+                            tuple(moving[:MAX_MOVING]))
+
+
+def _first_change(w: _Wait, before: Frame, cur: Frame, known: list[Region], until: float, deadline: float,
+                  quiet: float, learned: list[Region]):  # noqa: ANN202 - see below
+    """Wait for the action's first change against ``before``; None when none came by ``until``.
+
+    Returns ``(frame, regions, last look before it, unchanged looks since)``. A real change is the
+    effect at once. A small one (not a caret's blink, not known motion) is the effect only once it
+    stayed put for ``quiet``: one that changes again meanwhile is motion nobody had seen yet (a spinner
+    that turned; added to ``known`` and ``learned``). ``w.last`` is the latest look."""
+    w.last = cur
+    prev_t, cand, cand_prev, cand_regions, looks = w.start, None, w.start, [], 0
+    cand: Frame | None
+    while True:
+        real, small = _effect(before, cur, known)
+        if real:
+            return cur, small, prev_t, 0
+        if cand is not None:
+            if _moved(cand, cur, cand_regions):  # it moves by itself: not the action's doing
+                grown = _to_frame(cand_regions, Frame(cand.image, 0, 0, 0.0))
+                known += grown
+                learned += cand_regions
+                cand, looks = None, 0
+                continue
+            if cur.taken_at - cand.taken_at >= quiet and looks >= 1:
+                return cand, cand_regions, cand_prev, looks
+        elif small:
+            cand, cand_prev, cand_regions, looks = cur, prev_t, small, 0
+        if cand is None and cur.taken_at >= until:
+            return None
+        prev_t = cur.taken_at
+        cur, _ = w.look(cur, min(cur.taken_at + w.interval, deadline if cand is not None else until))
+        looks += 1
+        if cand is not None and cur.taken_at >= deadline:
+            return cand, cand_regions, cand_prev, looks
+
+
+def capture_like(screen: Screen, like: Frame | None, monitor: int = 0, region: Region | None = None) -> Frame:
+    """A capture that shares ``like``'s image when nothing changed (a ``Screen``; other screens, such
+    as the tests' stand-ins, capture plainly)."""
+    return screen.capture(monitor, region, like=like) if isinstance(screen, Screen) else screen.capture(monitor, region)
 
 
 def arm(screen: Screen) -> bool:
@@ -136,25 +219,6 @@ def arm(screen: Screen) -> bool:
     if watch is not None:
         watch.clear()
     return watch is not None
-
-
-def _look(screen: Screen, watch: DamageWatch | None, prev: Frame, until: float, monitor: int,
-          region: Region | None) -> tuple[Frame, bool]:
-    """The screen at ``until``, or earlier when something was drawn: a capture (``True``), or, when the
-    damage watch saw nothing drawn, ``prev``'s picture at the time of looking (``False``: not grabbed)."""
-    if watch is None:
-        _sleep_until(until)
-    elif watch.wait(until):
-        watch.clear()  # drawing from now on is reported again; the capture below holds what came before
-    else:
-        return Frame(prev.image, prev.left, prev.top, time.monotonic(), prev.raw), False
-    return capture_like(screen, prev, monitor, region), True
-
-
-def capture_like(screen: Screen, like: Frame | None, monitor: int = 0, region: Region | None = None) -> Frame:
-    """A capture that shares ``like``'s image when nothing changed (a ``Screen``; other screens, such
-    as the tests' stand-ins, capture plainly)."""
-    return screen.capture(monitor, region, like=like) if isinstance(screen, Screen) else screen.capture(monitor, region)
 
 
 def _sleep_until(t: float) -> None:
@@ -169,17 +233,27 @@ def _to_frame(regions: Sequence[Region], frame: Frame) -> list[Region]:
                    r.width + 2 * JOIN, r.height + 2 * JOIN) for r in regions]
 
 
-def _effect(before: Frame, cur: Frame, known: Sequence[Region]) -> list[Region]:
-    """Where ``cur`` differs from ``before`` by more than a caret's blink and motion known beforehand
-    (empty: it does not)."""
+def _effect(before: Frame, cur: Frame, known: Sequence[Region]) -> tuple[bool, list[Region]]:
+    """How ``cur`` differs from ``before``: ``(True, regions)`` for a real change; else ``(False, the
+    small regions that are neither a caret's blink nor known motion)``."""
     if cur.same_pixels(before):
-        return []
+        return False, []
     real, regions = classify(before.image, cur.image)
     if real:
-        return regions
-    # only small regions changed: the action's effect unless each is a caret or was moving before
-    new = [r for r in regions if not blink_like(r, cur.size) and not any(r.intersect(k) for k in known)]
-    return regions if new else []
+        return True, regions
+    return False, [r for r in regions if not blink_like(r, cur.size) and not any(r.intersect(k) for k in known)]
+
+
+def _moved(cand: Frame, cur: Frame, regions: Sequence[Region]) -> bool:
+    """Did any of ``regions`` change between ``cand`` and ``cur``?"""
+    if cur.same_pixels(cand):
+        return False
+    return any(ImageChops.difference(cand.image.crop(_box(r)), cur.image.crop(_box(r))).getbbox() is not None
+               for r in regions)
+
+
+def _box(r: Region) -> tuple[int, int, int, int]:
+    return r.left, r.top, r.right, r.bottom
 
 
 def _wiped(frame: Frame, regions: Sequence[Region]) -> bool:
@@ -195,15 +269,17 @@ def _wiped(frame: Frame, regions: Sequence[Region]) -> bool:
     return frame.image.crop((left, top, right, bottom)).getcolors(WIPED_COLOURS) is not None
 
 
-def _merge(into: list[Region], new: Sequence[Region]) -> None:
-    """Add ``new`` to ``into``, joining regions that touch; at most ``MAX_MOVING`` are kept."""
+def _count(into: list[list], new: Sequence[Region]) -> None:
+    """Note that ``new`` regions changed: one touching a noted region joins it and counts once more."""
     for r in new:
-        for i, m in enumerate(into):
+        for entry in into:
+            m = entry[0]
             grown = Region(m.left - JOIN, m.top - JOIN, m.width + 2 * JOIN, m.height + 2 * JOIN)
             if grown.intersect(r) is not None:
                 left, top = min(m.left, r.left), min(m.top, r.top)
-                into[i] = Region(left, top, max(m.right, r.right) - left, max(m.bottom, r.bottom) - top)
+                entry[0] = Region(left, top, max(m.right, r.right) - left, max(m.bottom, r.bottom) - top)
+                entry[1] += 1
                 break
         else:
             if len(into) < MAX_MOVING:
-                into.append(r)
+                into.append([r, 1])
