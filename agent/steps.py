@@ -30,8 +30,9 @@ from actions.coords import ImageMap, Rect
 from actions.errors import SafetyStop
 from actions.executor import ActionResult, Executor
 from actions.space import Action, Click, Drag, Hotkey, KeyPress, MouseDown, Scroll, TypeText
-from agent.screen import Frame, Region, Screen, SettleResult, classify, downscale, encode, motion_limit, real_change
+from agent.screen import Frame, Region, Screen, SettleResult, downscale, encode, motion_limit
 from agent.screen import background
+from agent.screen.change import classify_frames
 from agent.screen.settle import arm, capture_like
 from agent.screen.settle import settle as settle_screen
 from agent.screen.redact import SecretMasker
@@ -227,8 +228,8 @@ class StepRunner:
         before acting on an answer the model took long over."""
         if self.screen is None:
             return False
-        now = self.screen.capture()
-        return not now.same_pixels(obs.frame) and real_change(obs.frame.image, now.image)
+        now = capture_like(self.screen, obs.frame)
+        return not now.same_pixels(obs.frame) and classify_frames(obs.frame, now)[0]
 
     def elements(self, *, fresh: bool = False):
         """The element model of the current observation (``ScreenModel``), built once per screen
@@ -300,7 +301,7 @@ class StepRunner:
         if pre.same_pixels(obs.frame) or pre.size != obs.frame.size:
             return obs.moving
         limit = motion_limit(pre.size)
-        _, regions = classify(obs.frame.image, pre.image)
+        _, regions = classify_frames(obs.frame, pre)
         return obs.moving + tuple(Region(r.left + pre.left, r.top + pre.top, r.width, r.height)
                                   for r in regions if r.width * r.height < limit)
 

@@ -230,10 +230,20 @@ def test_png_bytes_is_lossless(mode):
     assert part.data == encode(img.convert("RGB"), "png")  # the model's copy and the trajectory's: same bytes
 
 
+def _grabbed(img: Image.Image) -> Frame:
+    """A frame as ``Screen.capture`` makes it: with the grab's raw BGRX bytes."""
+    import numpy as np
+
+    rgb = np.asarray(img)
+    bgrx = np.dstack([rgb[..., 2], rgb[..., 1], rgb[..., 0], np.zeros(rgb.shape[:2], np.uint8)])
+    return Frame(img, 0, 0, 0.0, bgrx.tobytes())
+
+
 def test_classify_agrees_with_the_regions():
-    """The fast answers (a small box; enough changed pixels) agree with the full region analysis."""
+    """The fast answers (a small box; enough changed pixels; the raw bytes of two grabs) agree with the
+    full region analysis."""
     from agent.screen import change_regions, classify
-    from agent.screen.change import is_real
+    from agent.screen.change import classify_frames, is_real
 
     rng = __import__("random").Random(7)
     base = Image.new("RGB", (640, 400), (230, 230, 230))
@@ -242,10 +252,12 @@ def test_classify_agrees_with_the_regions():
         for _ in range(rng.randint(1, 12)):
             x, y = rng.randrange(620), rng.randrange(380)
             w, h = rng.randint(1, 60), rng.randint(1, 30)
-            b.paste((rng.randrange(256), 0, 0), (x, y, min(640, x + w), min(400, y + h)))
-        real, _ = classify(base, b)
+            b.paste((rng.randrange(256), 0, rng.randrange(3)), (x, y, min(640, x + w), min(400, y + h)))
+        real, regions = classify(base, b)
         assert real == is_real(change_regions(base, b), base.size)
+        assert classify_frames(_grabbed(base), _grabbed(b)) == (real, regions)
     assert classify(base, base.copy()) == (False, [])
+    assert classify_frames(_grabbed(base), _grabbed(base.copy())) == (False, [])
 
 
 def test_blink_like_is_a_caret_not_a_glyph():

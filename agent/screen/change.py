@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from PIL import Image, ImageChops
 
-from agent.screen.capture import Region
+from agent.screen.capture import Frame, Region
 
 #: A change region smaller than this share of the screen is motion, not progress (see above).
 MOTION_FRACTION = 0.001
@@ -67,10 +67,15 @@ def _mask(a: Image.Image, b: Image.Image, tolerance: int) -> tuple[Image.Image |
 
 
 def _regions(mask: Image.Image, box: tuple[int, int, int, int]) -> list[Region]:
+    import numpy as np
+
+    return _regions_of(np.asarray(mask), box)
+
+
+def _regions_of(m, box: tuple[int, ...]) -> list[Region]:  # noqa: ANN001 - a uint8 numpy mask of the box
     import cv2
     import numpy as np
 
-    m = np.asarray(mask)
     if not cv2.countNonZero(m):
         return []
     r = JOIN // 2  # dilate by r on every side: gaps of up to 2r px close
@@ -119,6 +124,32 @@ def classify(a: Image.Image, b: Image.Image, *, tolerance: int = 0) -> tuple[boo
     if mask.histogram()[255] >= MOTION_TOTAL * limit:
         return True, [whole]  # the regions' areas add up to at least the changed pixels: real
     regions = _regions(mask, box)
+    return is_real(regions, a.size), regions
+
+
+def classify_frames(a: Frame, b: Frame) -> tuple[bool, list[Region]]:
+    """``classify`` of two captures, straight from their raw BGRX bytes when both have them (OpenCV on
+    the grab's memory: ~3 ms at 1920x1080 where the images take ~15 ms)."""
+    if a.raw is None or b.raw is None or a.size != b.size:
+        return classify(a.image, b.image)
+    import cv2
+    import numpy as np
+
+    w, h = a.size
+    diff = cv2.absdiff(np.frombuffer(a.raw, np.uint8).reshape(h, w, 4), np.frombuffer(b.raw, np.uint8).reshape(h, w, 4))
+    ch = cv2.split(diff)  # B, G, R and the unused fourth byte
+    most = cv2.max(cv2.max(ch[0], ch[1]), ch[2])
+    x, y, bw, bh = cv2.boundingRect(most)
+    if bw == 0 or bh == 0:
+        return False, []
+    whole = Region(x, y, bw, bh)
+    limit = motion_limit(a.size)
+    if bw * bh < limit:
+        return False, [whole]
+    crop = most[y:y + bh, x:x + bw]
+    if cv2.countNonZero(crop) >= MOTION_TOTAL * limit:
+        return True, [whole]
+    regions = _regions_of(crop, (x, y))
     return is_real(regions, a.size), regions
 
 

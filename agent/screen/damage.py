@@ -1,10 +1,10 @@
 """Know when something was drawn on the X screen, without capturing it: the X DAMAGE extension.
 
-Polling the screen for changes costs a full capture and a comparison every few milliseconds (~3-6 ms
+Polling the screen for changes costs a full capture and a comparison every few milliseconds (3-20 ms
 at 1920x1080 on a busy 2-core machine, for the X server as much as for us). The X server knows better:
-DAMAGE on the root window reports every drawing anywhere on the screen. ``settle`` waits on it and
-captures only when something was drawn; it still confirms the end of a quiet window with one capture,
-so drawing that some server failed to report can delay the answer but never make it stale.
+DAMAGE on the root window reports every drawing anywhere on the screen, whichever way a client draws
+(core requests, RENDER, shared memory, GL through Present). ``settle`` waits on it and captures only
+when something was drawn: "nothing reported since the last capture" means the screen is that capture.
 
 ``DamageWatch`` uses the report level "non-empty": one event when the damaged region goes from empty
 to non-empty, ``clear`` empties it again. Like ``Screen``, a watch belongs to the thread that made it.
@@ -38,6 +38,7 @@ class DamageWatch:
                 raise DamageUnavailable("the X server has no DAMAGE extension")
             self._d.damage_query_version()  # the protocol wants this before any other request
             self._notify = self._d.extension_event.DamageNotify
+            self.woke_at: float | None = None
             self._damage = self._d.screen().root.damage_create(damage.DamageReportNonEmpty)
             self.clear()
         except Exception:
@@ -58,14 +59,19 @@ class DamageWatch:
         self._d.flush()
 
     def wait(self, until: float) -> bool:
-        """Return True as soon as something was drawn since ``clear``, False at ``until`` (monotonic)."""
+        """Return True as soon as something was drawn since ``clear``, False at ``until`` (monotonic).
+        ``woke_at`` is then when the report came in while waiting (None: it was there already)."""
+        self.woke_at = None
+        if self._drain():
+            return True
         while True:
-            if self._drain():
-                return True
             left = until - time.monotonic()
             if left <= 0:
                 return False
             select.select([self._d.fileno()], [], [], left)
+            if self._drain():
+                self.woke_at = time.monotonic()
+                return True
 
     def close(self) -> None:
         try:

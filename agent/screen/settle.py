@@ -24,7 +24,7 @@ A fixed quiet window after polling (the old ``wait_settled``: 150 ms of identica
    rarely the final picture, and a busy app may take 100 ms to build the next one.
 
 Looking is cheap. The X server says when anything was drawn (DAMAGE, ``agent.screen.damage``): the
-screen is captured only then, and once more to confirm the end of a quiet window. Without DAMAGE it is
+screen is captured only then, and a look that saw nothing drawn costs nothing. Without DAMAGE it is
 polled every ``interval`` (10 ms; an XShm grab takes 1-4 ms and a grab equal to the previous one is
 recognised by comparing bytes). Either way the wait ends about ``quiet`` (40 ms) after the last change,
 not after a fixed window. ``on_picture`` is told of each new picture once it lasted one look: the step
@@ -44,7 +44,7 @@ from PIL import ImageChops
 
 from agent.screen.capture import Frame, Region, Screen, SettleResult
 from agent.screen.damage import DamageWatch
-from agent.screen.change import JOIN, blink_like, classify
+from agent.screen.change import JOIN, blink_like, classify_frames
 
 #: Most motion regions a settle reports (merged when they touch).
 MAX_MOVING = 32
@@ -97,13 +97,12 @@ def settle(
         found = _first_change(w, before, cur, _to_frame(moving, cur), min(start + first_change, deadline),
                               deadline, quiet, learned)
         if found is None:  # nothing but a caret or motion changed: the screen was still all along
-            last = w.last if w.grabbed else w.capture(w.last)
-            return w.result(True, last, None, last.taken_at - start, learned, [])
+            return w.result(True, w.last, None, w.last.taken_at - start, learned, [])
         cur, regions, last_still, unchanged = found
         first_s = cur.taken_at - start
         need = wiped_quiet if _wiped(cur, regions) else quiet
     # a small first change that stayed put for ``quiet`` (``unchanged`` looks) is followed by ``w.last``
-    ref, prev, grabbed = cur, (w.last if unchanged else cur), (w.grabbed if unchanged else True)
+    ref, prev = cur, (w.last if unchanged else cur)
     told = bool(unchanged) and on_picture is not None
     if told:
         on_picture(prev)
@@ -111,19 +110,20 @@ def settle(
     while True:
         now = time.monotonic()
         if unchanged >= polls and prev.taken_at - ref.taken_at >= need:
-            if grabbed:
-                return w.result(True, prev, first_s, now - last_still, learned, motion)
-            cur, grabbed = w.capture(prev), True  # nothing was reported drawn: make sure
-        elif now >= deadline:
+            return w.result(True, prev, first_s, now - last_still, learned, motion)
+        if now >= deadline:
             return w.result(False, prev, first_s, now - last_still, learned, motion)
-        else:
-            cur, grabbed = w.look(prev, min(prev.taken_at + interval, deadline))
+        wake = prev.taken_at + interval  # the next look; sooner if the quiet window ends sooner
+        if unchanged >= polls - 1:
+            wake = min(wake, max(ref.taken_at + need, now))
+        cur, _ = w.look(prev, min(wake, deadline))
         if cur.same_pixels(prev):
             unchanged += 1
         else:
-            real, regions = classify(ref.image, cur.image)
+            real, regions = classify_frames(ref, cur)
             if real:
-                ref, unchanged, last_still, told = cur, 0, prev.taken_at, False
+                ref, unchanged, told = cur, 0, False
+                last_still = w.drawn_at or prev.taken_at
                 need = wiped_quiet if _wiped(cur, regions) else quiet
             else:
                 unchanged += 1
@@ -142,24 +142,29 @@ class _Wait:
         self.screen, self.watch, self.monitor, self.region = screen, watch, monitor, region
         self.interval, self.start, self.frames = interval, start, frames
         self.last: Frame | None = None
-        self.grabbed = True  # whether ``last`` is a capture (not a look that saw nothing drawn)
+        self.drawn_at: float | None = None  # when the drawing ``last`` was captured for came in, if known
 
-    def capture(self, like: Frame) -> Frame:
+    def capture(self, like: Frame, drawn_at: float | None = None) -> Frame:
+        """A capture; ``drawn_at``: when the damage watch reported the drawing it was taken for."""
         self.frames += 1
-        self.last, self.grabbed = capture_like(self.screen, like, self.monitor, self.region), True
+        self.last = capture_like(self.screen, like, self.monitor, self.region)
+        self.drawn_at = drawn_at
         return self.last
 
     def look(self, prev: Frame, until: float) -> tuple[Frame, bool]:
         """The screen at ``until``, or earlier when something was drawn: a capture (``True``), or, when
         the damage watch saw nothing drawn, ``prev``'s picture at the time of looking (``False``)."""
+        drawn_at = None
         if self.watch is None:
             _sleep_until(until)
         elif self.watch.wait(until):
+            drawn_at = self.watch.woke_at  # None when it was drawn before this look began
             self.watch.clear()  # drawing from now on is reported again; the capture holds what came before
         else:
-            self.last, self.grabbed = Frame(prev.image, prev.left, prev.top, time.monotonic(), prev.raw), False
+            self.last = Frame(prev.image, prev.left, prev.top, time.monotonic(), prev.raw)
+            self.drawn_at = None
             return self.last, False
-        return self.capture(prev), True
+        return self.capture(prev, drawn_at), True
 
     def result(self, settled: bool, frame: Frame, first_s: float | None, quiet_s: float, learned: list[Region],
                motion: list[list]) -> SettleResult:
@@ -185,7 +190,7 @@ def _first_change(w: _Wait, before: Frame, cur: Frame, known: list[Region], unti
     while True:
         real, small = _effect(before, cur, known)
         if real:
-            return cur, small, prev_t, 0
+            return cur, small, w.drawn_at or prev_t, 0
         if cand is not None:
             if _moved(cand, cur, cand_regions):  # it moves by itself: not the action's doing
                 grown = _to_frame(cand_regions, Frame(cand.image, 0, 0, 0.0))
@@ -196,7 +201,7 @@ def _first_change(w: _Wait, before: Frame, cur: Frame, known: list[Region], unti
             if cur.taken_at - cand.taken_at >= quiet and looks >= 1:
                 return cand, cand_regions, cand_prev, looks
         elif small:
-            cand, cand_prev, cand_regions, looks = cur, prev_t, small, 0
+            cand, cand_prev, cand_regions, looks = cur, w.drawn_at or prev_t, small, 0
         if cand is None and cur.taken_at >= until:
             return None
         prev_t = cur.taken_at
@@ -238,7 +243,7 @@ def _effect(before: Frame, cur: Frame, known: Sequence[Region]) -> tuple[bool, l
     small regions that are neither a caret's blink nor known motion)``."""
     if cur.same_pixels(before):
         return False, []
-    real, regions = classify(before.image, cur.image)
+    real, regions = classify_frames(before, cur)
     if real:
         return True, regions
     return False, [r for r in regions if not blink_like(r, cur.size) and not any(r.intersect(k) for k in known)]
