@@ -22,11 +22,17 @@ A **labeller** is any callable ``labeller(frame, point, kind, window) -> dict``:
 * it may be slow or raise: the worker gives up waiting when it falls behind (the step is written
   without the fields and with ``label_error``), and an exception never loses the step.
 
-It runs after the event, so it sees the pinned frame, not the live desktop: a labeller that needs
-live state (the focused element) must read it itself and accept that the desktop may have moved on.
+It runs after the event, so it sees the pinned frame, not the live desktop. A labeller with
+``context = True`` gets a fifth argument, a dict: ``tree`` / ``windows`` (the accessibility snapshot
+read while the "before" frame was on screen, ``agent.record.watch``; None without one), ``after``
+(the frame once the step was complete) and ``after_tree`` / ``after_windows``. Besides anchor fields
+it may return ``element`` (the target's locator, ``agent.record.locators``), ``focus`` (the element
+typed into) and ``effect`` (what the step changed); the worker files the last two on the step.
 
-``OcrLabeller`` is the default (``ocr_labeller`` builds it with rapidocr); it runs in a child
-process (``agent.record.label_runner``), so a labeller given as a *factory* must be picklable.
+``StepLabeller`` is the default (``step_labeller`` builds it: OCR text anchors with rapidocr, and the
+screen element model — the recorded tree merged with the visual parse of windows without one); it
+runs in a child process (``agent.record.label_runner``), so a labeller given as a *factory* must be
+picklable. ``OcrLabeller`` is its text part alone.
 """
 
 from __future__ import annotations
@@ -37,6 +43,7 @@ from typing import Protocol
 from PIL import Image
 
 from agent.record.anchors import crop_around
+from agent.record.locators import element_locator, focused_locator, step_effect, target_at
 from agent.screen import Frame
 
 TextLines = Callable[[Image.Image], list[tuple[str, int, int, int, int]]]
@@ -118,3 +125,76 @@ def ocr_labeller(engine: str = "rapidocr") -> OcrLabeller:
     read(warm)
     read(warm.crop((0, 20, 160, 80)))  # a label strip's shape too: onnxruntime is slow on new shapes
     return OcrLabeller(read)
+
+
+class FrozenTree:
+    """An accessibility source for ``ElementModeler`` that answers with a snapshot read earlier (the
+    recorder's watcher read it while the frame was on screen)."""
+
+    last_notes: list[str] = []
+
+    def __init__(self, elements, windows) -> None:  # noqa: ANN001 - Element tuples, window tuples
+        self.elements, self.windows = tuple(elements), list(windows or [])
+
+    def snapshot(self, area=None) -> list:  # noqa: ANN001 - the live source's signature
+        return list(self.elements)
+
+    def x_windows(self) -> list:
+        return self.windows
+
+
+class StepLabeller:
+    """OCR text anchors (``OcrLabeller``) plus the element model's view of the step: the target's
+    locator, the focused element of a keyboard step, and the step's effect (before vs after)."""
+
+    context = True
+
+    def __init__(self, ocr: TextLines | None = None, *, visual=None) -> None:  # noqa: ANN001 - VisualSource
+        self.text = OcrLabeller(ocr) if ocr is not None else None
+        self.visual = visual
+
+    def model(self, frame: Frame | None, tree, windows):  # noqa: ANN001, ANN201 - a ScreenModel or None
+        if frame is None or (tree is None and self.visual is None):
+            return None
+        from agent.elements.snapshot import ElementModeler
+
+        a11y = FrozenTree(tree, windows) if tree is not None else None
+        return ElementModeler(a11y=a11y, visual=self.visual).snapshot(frame)
+
+    def __call__(self, frame: Frame, point: tuple[int, int] | None, kind: str, window: dict | None,
+                 context: dict | None = None) -> dict:
+        out: dict = {}
+        if self.text is not None and kind in OcrLabeller.kinds:
+            out.update(self.text(frame, point, kind, window))
+        ctx = context or {}
+        before = self.model(frame, ctx.get("tree"), ctx.get("windows"))
+        if before is None:
+            return out
+        if point is not None:
+            e = target_at(before, *point)
+            if e is not None:
+                out["element"] = element_locator(before, e, point)
+        elif kind in ("type", "press", "hotkey"):
+            focus = focused_locator(before)
+            if focus is not None:
+                out["focus"] = focus
+                if kind == "type" and focus.get("name"):
+                    out["label"] = focus["name"]
+        after = self.model(ctx.get("after"), ctx.get("after_tree"), ctx.get("after_windows"))
+        if after is not None:
+            eff = step_effect(before, after)
+            if eff:
+                out["effect"] = eff
+        return out
+
+
+def step_labeller(ocr: bool = True, elements: bool = True, engine: str = "rapidocr") -> StepLabeller:
+    """The recorder's labeller, built in the labeller process: OCR text anchors (``ocr``) and the
+    element model (``elements``; its visual parse needs OCR too, the accessibility tree does not)."""
+    text = ocr_labeller(engine).ocr if ocr else None
+    visual = None
+    if elements and ocr:
+        from agent.elements.visual import VisualSource
+
+        visual = VisualSource()
+    return StepLabeller(text, visual=visual)
