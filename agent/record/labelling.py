@@ -25,7 +25,8 @@ everything later written — an element's name, an effect — should the screen 
 else from the label OCR read beside the clicked field. A click that chooses (``agent.record.locators``:
 a suggestion, a calendar day, a table row's button, a radio option, a check box) gets ``choice:
 {var, value}``; a suggestion picked right after typing shares the typed field's name, so ``--var
-from="Berlin Hbf"`` types the new station and picks it.
+from="Berlin Hbf"`` types the new station and picks it; a calendar day's value is its date
+(``2026-12-15``).
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ from actions import secrets
 from agent.record.anchors import crop_around, crop_boxes
 from agent.record.frames import Pin
 from agent.record.labels import window_box
-from agent.record.locators import choice_name, choice_value, var_name
+from agent.record.locators import choice_name, choice_value, day_date, var_name
 from agent.record.merge import Semantic
 from agent.record.watch import TreeSnapshot
 from agent.screen import Frame, encode
@@ -294,6 +295,8 @@ class LabellingWorker:
             return
         if loc.get("role") == "checkbox":
             value = "no" if "checked" in (loc.get("states") or []) else "yes"  # the state the click leaves
+        elif loc.get("month"):  # a calendar day: the date it stands for, as YYYY-MM-DD
+            value = day_date(loc.get("name"), loc["month"]) or choice_value(loc)
         else:
             value = choice_value(loc)
         if not value:

@@ -22,6 +22,7 @@ first cell (``departure``), the radio group (``seat``). Pure functions over ``Sc
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 from agent.elements.ground import contains_words, name_score
@@ -40,6 +41,7 @@ _MONTH_RE = re.compile(r"^\W*(" + "|".join(m[:3] for m in _MONTHS) + r")[a-z]*\.
 _DATA = re.compile(r"\d|[€$£¥₹]")
 _DAY = re.compile(r"(?<!\d)(0?[1-9]|[12]\d|3[01])(?!\d)")
 _VERBS = re.compile(r"^(choose|select|pick|enter|set|open|add|use)\s+(a|an|the|your)?\s*", re.I)
+_MONTH_WORD = re.compile(r"\b(" + "|".join(m[:3] for m in _MONTHS) + r")[a-z]*\b", re.I)
 _MONTH_IN = re.compile(r"\b(" + "|".join(m[:3] for m in _MONTHS) + r")[a-z]*\.?,?\s+(\d{4})\b", re.I)
 MAX_TEXT = 120
 
@@ -56,6 +58,27 @@ def month_in(text: str | None) -> tuple[int, int] | None:
     """The first month and year named anywhere in a text ("Tuesday 15 December 2026" → (2026, 12))."""
     m = _MONTH_IN.search(text or "")
     return month_of(m.group(0)) if m else None
+
+
+def day_date(name: str | None, month: str | None = None) -> str | None:
+    """The ISO date a calendar day stands for: from its name when it is written out ("Tuesday 15
+    December 2026", "December 15, 2026"), else its number in the month it was shown in."""
+    text = name or ""
+    mname = _MONTH_WORD.search(text)
+    year = re.search(r"\b(\d{4})\b", text)
+    if mname and year:
+        ym = (int(year.group(1)), next(i for i, n in enumerate(_MONTHS, 1) if n.startswith(mname.group(1).lower())))
+        text = text[:mname.start()] + " " + text[mname.end():]
+        text = text.replace(year.group(1), " ")
+    else:
+        ym = month_of(month)
+    day = _DAY.search(text)
+    if ym is None or day is None:
+        return None
+    try:
+        return dt.date(ym[0], ym[1], int(day.group(1))).isoformat()
+    except ValueError:
+        return None
 
 
 def month_labels(model: ScreenModel) -> list[Element]:

@@ -40,11 +40,11 @@ from actions.space import Action, Click, TypeText, action_from_json
 from agent.elements.ground import ElementAmbiguous, ElementMissing
 from agent.elements.model import Element, ScreenModel
 from agent.record.anchors import window_at
-from agent.record.locators import month_in, month_of
+from agent.record.locators import month_of
 from agent.record.pixels import PixelFinder
 from actions.coords import Rect
 from agent.record.repair import Substitutions, other_month, to_month, unmet
-from agent.record.resolve import Expected, find, focus_problem, focused, identity, point_in
+from agent.record.resolve import Expected, find, focus_problem, focused, identity, point_in, wanted_month
 from agent.screen import Frame, Screen, encode, frames_differ, wait_settled
 from agent.steps import StepRunner
 from agent.trajectory import Trajectory, TrajectoryWriter
@@ -195,7 +195,7 @@ class Replayer:
     # finding ------------------------------------------------------------------------------------
     def _month_first(self, index: int, exp: Expected, model: ScreenModel) -> bool:
         """Page a calendar to the month of the day ``exp`` names; True when it paged."""
-        want = month_in(exp.want_name) or month_of(exp.loc.get("month"))
+        want = wanted_month(exp)
         if self.runner is None or not other_month(want, model):
             return False
         why = to_month(want, self._snapshot, self._click_element(index, "calendar month"),

@@ -24,11 +24,30 @@ typing: the keyboard focus must be on the recorded field.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from agent.elements.ground import ElementAmbiguous, ElementMissing, ElementQuery, contains_words, name_score
 from agent.elements.model import TEXT_INPUTS, Element, ScreenModel, reading_order
-from agent.record.locators import CONTAINERS, compatible, first_cell, same_element, stable_name
+from agent.record.locators import (CONTAINERS, compatible, day_date, first_cell, month_in, month_labels, month_of,
+                                   same_element, stable_name)
+
+_ISO = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def wanted_date(exp: "Expected") -> str | None:
+    """The date a calendar day was asked for as YYYY-MM-DD (``--var travel_date=2027-01-13``), or None."""
+    return exp.want_name if exp.loc.get("month") and _ISO.match(exp.want_name or "") else None
+
+
+def wanted_month(exp: "Expected") -> tuple[int, int] | None:
+    """The (year, month) a calendar must show for the day ``exp`` names, or None (not a day)."""
+    if not exp.loc.get("month"):
+        return None
+    iso = wanted_date(exp)
+    if iso is not None:
+        return int(iso[:4]), int(iso[5:7])
+    return month_in(exp.want_name) or month_of(exp.loc["month"])
 
 
 @dataclass(frozen=True)
@@ -112,7 +131,12 @@ def find(model: ScreenModel, exp: Expected, window_of=None) -> Element:  # noqa:
     loc = exp.loc
     role = loc.get("role") or ""
     cands = [e for e in model if compatible(role, e.role) and e.role not in CONTAINERS]
-    named = _by_name(cands, exp.want_name)
+    iso = wanted_date(exp)
+    if iso is not None:  # a day by its date: its written-out name, or its number in the month shown
+        shown = next((m.name for m in month_labels(model)), None)
+        named = [e for e in cands if day_date(e.name, shown) == iso and (e.source == "visual" or "enabled" in e.states)]
+    else:
+        named = _by_name(cands, exp.want_name)
     found = _by_row(named, exp)
     if not found:
         near = sorted(cands, key=lambda e: -name_score(exp.want_name, e.name))[:5] if exp.want_name else cands[:5]
@@ -144,11 +168,23 @@ def point_in(e: Element, loc: dict) -> tuple[float, float]:
     return b.left + rx * b.width, b.top + ry * b.height
 
 
+def _meaningful(name: str | None) -> bool:
+    return len(re.findall(r"[A-Za-z0-9]", name or "")) >= 2
+
+
 def identity(model: ScreenModel, exp: Expected, x: float, y: float) -> str | None:
     """Why the element under (x, y) is not the expected one; None when it is, or when nothing there
-    can be told (no element under the point: the pixels found it, nothing contradicts them)."""
+    can be told: no element under the point (the pixels found it, nothing contradicts them), or a
+    visual parse that read no real name on one side (a widget it does not know, read as "o" once and
+    as a symbol the next time, says nothing about identity)."""
     e = model.at(x, y)
     if e is None or e.role in CONTAINERS:
+        return None
+    iso = wanted_date(exp)
+    if iso is not None:
+        shown = next((m.name for m in month_labels(model)), None)
+        return None if day_date(e.name, shown) == iso else f"the element there is {e.label()}, not the day {iso}"
+    if "visual" in (e.source, exp.loc.get("source")) and not (_meaningful(e.name) and _meaningful(exp.want_name)):
         return None
     why = same_element(exp.loc, e, name=exp.want_name, row=exp.row)
     return f"the element there is {e.label()}: {why}" if why else None
@@ -163,11 +199,13 @@ def focused(model: ScreenModel | None, tree_focus: Element | None) -> Element | 
 
 
 def focus_problem(focus_loc: dict, live: Element | None, clicked: Element | None) -> str | None:
-    """Why typing now would not go into the recorded field (None: it would, or nothing says not).
-    ``live`` is the focused element; ``clicked`` the element this replay clicked last, if any."""
+    """Why typing now would not go into the recorded field (None: it would). ``live`` is the focused
+    element; ``clicked`` the element this replay clicked last (None after a key such as Tab moved the
+    focus). With neither, where the text would go cannot be told, and that is a reason too."""
     e = live or clicked
     if e is None:
-        return None
+        return (f"the keyboard focus cannot be seen on the recorded {focus_loc.get('role')} "
+                f"{focus_loc.get('name')!r} (nor on any field); nothing was typed")
     if focus_loc.get("role") == "combobox" and e.role in ("option", "listitem", "menuitem"):
         return None  # the combobox's list is open: typing picks from it, as it did while recording
     why = same_element(focus_loc, e, row=None)
