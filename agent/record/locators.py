@@ -40,7 +40,8 @@ _MONTHS = ("january", "february", "march", "april", "may", "june", "july", "augu
 _MONTH_RE = re.compile(r"^\W*(" + "|".join(m[:3] for m in _MONTHS) + r")[a-z]*\.?,?\s+(\d{4})\W*$", re.I)
 _DATA = re.compile(r"\d|[€$£¥₹]")
 _DAY = re.compile(r"(?<!\d)(0?[1-9]|[12]\d|3[01])(?!\d)")
-_VERBS = re.compile(r"^(choose|select|pick|enter|set|open|add|use)\s+(a|an|the|your)?\s*", re.I)
+_VERBS = re.compile(r"^(i\s+)?(choose|select|pick|enter|set|open|add|use|accept|agree\s+to)\s+(a|an|the|your|my)?\s*",
+                    re.I)
 _MONTH_WORD = re.compile(r"\b(" + "|".join(m[:3] for m in _MONTHS) + r")[a-z]*\b", re.I)
 _MONTH_IN = re.compile(r"\b(" + "|".join(m[:3] for m in _MONTHS) + r")[a-z]*\.?,?\s+(\d{4})\b", re.I)
 MAX_TEXT = 120
