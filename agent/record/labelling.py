@@ -75,6 +75,7 @@ class StepJob:
     next_capture: float | None = None  # the first capture after the step's first event
     tree: TreeSnapshot | None = None  # the accessibility tree read while ``pin`` was on screen
     after_tree: TreeSnapshot | None = None  # ... while ``after`` was
+    tree_frame: Frame | None = None  # set when ``tree`` was read for an older picture: that picture
 
 
 class Runner(Protocol):
@@ -209,7 +210,11 @@ class LabellingWorker:
         after = job.after
         if after is not None:  # secrets shown so far stay covered in what the labeller reads
             after = dataclasses.replace(after, image=self.masker.apply(after.image, after.image))
+        tree_frame = job.tree_frame
+        if tree_frame is not None:
+            tree_frame = dataclasses.replace(tree_frame, image=self.masker.apply(tree_frame.image, tree_frame.image))
         return {"tree": job.tree.elements if job.tree else None, "windows": job.tree.windows if job.tree else None,
+                "tree_frame": tree_frame,
                 "after": after, "after_tree": job.after_tree.elements if job.after_tree else None,
                 "after_windows": job.after_tree.windows if job.after_tree else None}
 
@@ -229,6 +234,9 @@ class LabellingWorker:
             step["screen_area"] = [frame.left, frame.top, frame.width, frame.height]
             step["image_size"] = [frame.width, frame.height]
         context = self._context(job) if frame is not None and getattr(self.runner, "context", False) else None
+        if job.tree is not None or job.after_tree is not None:  # where the element names came from
+            step["tree"] = {"before": None if job.tree is None else "older" if job.tree_frame is not None else "read",
+                            "after": "read" if job.after_tree is not None else None}
         if frame is not None and sem.point is not None:
             step["anchor"], more = self._anchor(index, frame, sem.point, kind, job.window, "crop", masked, context)
             step.update(more)

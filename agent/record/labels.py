@@ -28,6 +28,9 @@ read while the "before" frame was on screen, ``agent.record.watch``; None withou
 (the frame once the step was complete) and ``after_tree`` / ``after_windows``. Besides anchor fields
 it may return ``element`` (the target's locator, ``agent.record.locators``), ``focus`` (the element
 typed into) and ``effect`` (what the step changed); the worker files the last two on the step.
+``tree_frame`` is set when the tree was read for an older picture than the step's (the person was
+quicker than the read): the target is then kept only where both pictures agree, and no effect is
+derived from it.
 
 ``StepLabeller`` is the default (``step_labeller`` builds it: OCR text anchors with rapidocr, and the
 screen element model — the recorded tree merged with the visual parse of windows without one); it
@@ -43,6 +46,8 @@ from typing import Protocol
 from PIL import Image
 
 from agent.record.anchors import crop_around
+from agent.elements.ground import contains_words, name_score
+from agent.elements.model import TEXT_INPUTS
 from agent.record.locators import element_locator, focused_locator, step_effect, target_at
 from agent.screen import Frame
 
@@ -127,6 +132,35 @@ def ocr_labeller(engine: str = "rapidocr") -> OcrLabeller:
     return OcrLabeller(read)
 
 
+def same_pixels(a: Frame, b: Frame, box) -> bool:  # noqa: ANN001 - a Rect in screen coordinates
+    """Do two frames show the same pixels inside ``box`` (a target's bounds, with a margin)?"""
+    import numpy as np
+
+    if a.image.size != b.image.size or (a.left, a.top) != (b.left, b.top):
+        return False
+    l, t = max(0, int(box.left - a.left) - 2), max(0, int(box.top - a.top) - 2)
+    r, btm = min(a.width, int(box.right - a.left) + 2), min(a.height, int(box.bottom - a.top) + 2)
+    if r <= l or btm <= t:
+        return False
+    pa = np.asarray(a.image.crop((l, t, r, btm)).convert("L"), dtype=np.int16)
+    pb = np.asarray(b.image.crop((l, t, r, btm)).convert("L"), dtype=np.int16)
+    return float((np.abs(pa - pb) > 12).mean()) < 0.02
+
+
+def contradicted(e, ocr: dict) -> str | None:  # noqa: ANN001 - an Element
+    """Why the element named at the point disagrees with the text OCR read there (an accessibility
+    tree that lagged the screen), or None. Only when the point lies on the text it read, and not for
+    a field (its name is a label outside it, its text is what was typed)."""
+    text, off, size = ocr.get("text"), ocr.get("text_offset"), ocr.get("text_size")
+    if e.source == "visual" or e.role in TEXT_INPUTS or not e.name or not text or not off or not size:
+        return None
+    if len(text.strip()) < 2 or abs(off[0]) > size[0] / 2 + 2 or abs(off[1]) > size[1] / 2 + 2:
+        return None
+    if name_score(text, e.name) >= 0.8 or contains_words(e.name, text) or contains_words(text, e.name):
+        return None
+    return f"the tree named {e.label()} where the screen reads {text!r}: not kept"
+
+
 class FrozenTree:
     """An accessibility source for ``ElementModeler`` that answers with a snapshot read earlier (the
     recorder's watcher read it while the frame was on screen)."""
@@ -170,16 +204,25 @@ class StepLabeller:
         before = self.model(frame, ctx.get("tree"), ctx.get("windows"))
         if before is None:
             return out
+        stale = ctx.get("tree_frame")
         if point is not None:
             e = target_at(before, *point)
-            if e is not None:
+            why = contradicted(e, out) if e is not None else None
+            if e is not None and stale is not None and not same_pixels(frame, stale, e.bounds):
+                why = f"no accessibility read of this screen; the last one named {e.label()} there, which has changed since"
+            if why:
+                out["element_error"] = why
+            elif e is not None:
                 out["element"] = element_locator(before, e, point)
-        elif kind in ("type", "press", "hotkey"):
+        elif kind in ("type", "press", "hotkey") and stale is None:  # focus moves without a trace in pixels
             focus = focused_locator(before)
             if focus is not None:
                 out["focus"] = focus
                 if kind == "type" and focus.get("name"):
                     out["label"] = focus["name"]
+        trees = (ctx.get("tree") is not None, ctx.get("after_tree") is not None)
+        if stale is not None or trees[0] != trees[1]:
+            return out  # an effect only between two screens read the same way, each when it showed
         after = self.model(ctx.get("after"), ctx.get("after_tree"), ctx.get("after_windows"))
         if after is not None:
             eff = step_effect(before, after)

@@ -26,7 +26,7 @@ import datetime as dt
 import re
 
 from agent.elements.ground import contains_words, name_score
-from agent.elements.model import TEXT_INPUTS, Element, ScreenModel, distance, reading_order
+from agent.elements.model import TEXT_INPUTS, Element, ScreenModel, distance, overlap, reading_order
 
 #: Role groups replay treats as one (a toolkit may call a day of a calendar a toggle or a button).
 COMPATIBLE = (frozenset(TEXT_INPUTS), frozenset({"button", "toggle", "link", "menuitem", "tab"}),
@@ -200,7 +200,10 @@ def step_effect(before: ScreenModel, after: ScreenModel) -> dict:
     new = [ka[k] for k in ka if k not in kb]
     gone = [kb[k] for k in kb if k not in ka]
     out: dict = {}
-    heads = [e for e in reading_order(new) if e.role == "heading" and not month_of(e.name)]
+    def was_there(h: Element) -> bool:  # the same text in the same place, read as another role before
+        return any(e.name == h.name and overlap(e.bounds, h.bounds) > 0.5 for e in before)
+
+    heads = [e for e in reading_order(new) if e.role == "heading" and not month_of(e.name) and not was_there(e)]
     if heads:
         out["heading"] = _short(heads[0].name)
     mb = {e.name for e in month_labels(before)}

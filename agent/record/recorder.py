@@ -56,6 +56,9 @@ __all__ = ["DEFAULT_SECRET", "DEFAULT_STOP", "RecordError", "Recorder", "env_nam
 DEFAULT_STOP = "<ctrl>+<alt>+s"
 DEFAULT_SECRET = "<ctrl>+<alt>+m"  # not h: ctrl+h is backspace in Tk and terminals
 DRAIN_S = 15.0
+#: A step completed by time (a click no second click followed) waits this long for the screen after
+#: it — or for the next event, whichever comes first — so that its effect is seen when it has settled.
+AFTER_S = 1.5
 
 
 class RecordError(Exception):
@@ -116,6 +119,7 @@ class Recorder:
         self._windows: dict[float, dict | None] = {}
         self._win_cache: tuple[tuple[int, int], float, dict | None] | None = None
         self._last_fed = float("-inf")  # the time of the last event fed to the merger
+        self._held: list[Semantic] = []  # steps complete but waiting for the screen after them
 
     def _pin(self, t: float) -> None:
         """Pin the "before" frame of an event at ``t`` (again: keep the fresher of two looks)."""
@@ -135,9 +139,16 @@ class Recorder:
         self._win_cache = ((x, y), t, win)
         return win
 
+    def _release(self, worker: LabellingWorker, next_t: float | None, now: float | None = None) -> None:
+        """Hand over the steps held for their "after" screen: all of them at the next event
+        (``next_t``) or at the end, else those older than ``AFTER_S`` (``now``)."""
+        while self._held and (now is None or now - self._held[0].t1 > AFTER_S):
+            self._submit(self._held.pop(0), worker, next_t)
+
     def _take(self, ev: RawEvent, merger: StepMerger, worker: LabellingWorker) -> None:
         if ev.kind in ("press", "scroll", "key_down"):
             self._pin(ev.t)  # a second look: a capture from just before the event may have landed
+            self._release(worker, ev.t)
         if ev.kind in ("press", "scroll", "release"):
             self._windows[ev.t] = self._window(ev.x, ev.y, ev.t)
         for sem in merger.feed(ev):
@@ -149,21 +160,24 @@ class Recorder:
             pin = self._pins.pop(sem.t0, None)
         pin = pin or self.history.before(sem.t0)
         after = self.history.before(next_t) if next_t is not None else None
-        tree = after_tree = None
+        tree = after_tree = tree_frame = None
         if self._tree is not None:
             tree = self._tree.for_picture(pin.first_seen, sem.t0) if pin is not None else None
+            if tree is None and (older := self._tree.before(sem.t0)) is not None:
+                tree_frame = self.history.picture(older.picture)  # the labeller compares the two
+                tree = older if tree_frame is not None else None
             if after is not None:
                 after_tree = self._tree.for_picture(after.first_seen, next_t)
             elif (newest := self.history.newest()) is not None:
                 after_tree = self._tree.for_picture(newest[1], float("inf"))
         worker.submit(StepJob(sem, pin, after.frame if after else self.history.latest(),
                               self._windows.get(sem.t0), self._windows.get(sem.t1) if sem.end_point else None,
-                              self.history.capture_after(sem.t0), tree, after_tree))
+                              self.history.capture_after(sem.t0), tree, after_tree, tree_frame))
 
     def _prune(self, merger: StepMerger) -> None:
-        keep = set(merger.open_since())
+        keep = set(merger.open_since()) | {t for h in self._held for t in (h.t0, h.t1)}
         last = self._last_fed
-        with self._pins_lock:  # pins of events not merged yet, or of steps still open
+        with self._pins_lock:  # pins of events not merged yet, or of steps still open or held
             self._pins = {t: p for t, p in self._pins.items() if t in keep or t > last}
         self._windows = {t: w for t, w in self._windows.items() if t in keep or t > last}
 
@@ -237,6 +251,7 @@ class Recorder:
                                 self._take(self.events.get_nowait(), merger, worker)
                             except queue.Empty:
                                 break
+                    self._release(worker, None)
                     for sem in merger.flush():
                         self._submit(sem, worker, None)
                     capture.stop()
@@ -307,6 +322,7 @@ class Recorder:
                     ev = self.events.get_nowait()
                 except queue.Empty:
                     ev = None
-            for sem in merger.tick(time.monotonic()):
-                self._submit(sem, worker, None)
+            now = time.monotonic()
+            self._held += merger.tick(now)  # a click complete: its "after" screen is yet to come
+            self._release(worker, None, now)
             self._prune(merger)

@@ -97,9 +97,9 @@ def unmet(effect: dict, before: ScreenModel, now: ScreenModel, subst: Substituti
     """What of the recorded effect the live screen does not show yet (empty: all of it)."""
     out: list[str] = []
     heading = subst(effect.get("heading"))
-    if heading:
-        heads = [e.name for e in now if e.role == "heading"]
-        if not any(name_score(heading, h) >= 0.8 or contains_words(h, heading) for h in heads):
+    if heading:  # shown at all (a tree may call the same text a heading once and a label the next time)
+        if not any(name_score(heading, e.name) >= 0.8 or contains_words(e.name, heading) for e in now if e.name):
+            heads = [e.name for e in now if e.role == "heading"]
             out.append(f"the heading {heading!r} (headings now: {', '.join(map(repr, heads[:4])) or 'none'})")
     if effect.get("month"):
         cur = current_month(now)

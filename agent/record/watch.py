@@ -8,10 +8,19 @@ the app has often redrawn before a query could be answered.
 
 So the tree is read *ahead*: whenever the capture thread sees a new picture and it has stayed on
 screen for ``quiet`` seconds (one capture interval: the app finished drawing), ``TreeWatcher`` asks
-for a snapshot of the tree and files it under that picture. A step then takes the snapshot filed
-under its pinned "before" picture (``for_picture``), and only if it was asked for before the event.
-A picture that differs from the last snapshotted one only in a small patch (a blinking caret, a typed
-character: nothing moved) shares that snapshot, so a focused field does not cost a read per blink.
+for a snapshot of the tree and files it under that picture. A step takes the snapshot filed under its
+pinned "before" picture (``for_picture``), and only if the read was over before the event (a read
+still going on at a click may show its effect: a box already ticked). A picture that differs from the
+last snapshotted one in a few pixels only (a blinking caret, a typed character, a hover ring: nothing
+appeared or moved) shares that snapshot, so a focused field does not cost a read per blink.
+
+An application's tree can lag its pixels (Chromium updates it asynchronously: a suggestion list
+redrawn for "bru" was still the list for "b" in a read 50 ms later), so a read that began within
+``settle`` seconds of the picture's change is repeated until two in a row agree (at most
+``max_reads``), and the earlier of the two is filed. A step whose picture got no read of its own (the
+person acted faster than a read) takes the newest read before its event (``before``) with the
+picture it was read for; the labeller keeps the target element only where that picture and the
+step's show the same pixels, and derives no effect from it.
 
 The reads run in a child process (``agent.record.label_runner.ProcessRunner``, at nice +5): a snapshot
 of a 250-node Chromium page is 40–150 ms of D-Bus traffic and Python decoding, which on a thread of
@@ -33,10 +42,9 @@ import numpy as np
 from agent.record.frames import FrameHistory
 from agent.screen import Frame
 
-#: A picture that differs from the snapshotted one in a box at most this big (px²) and this tall
-#: shares its snapshot (a caret, a typed character).
-SMALL_AREA = 1600
-SMALL_HEIGHT = 40
+#: A picture that differs from the snapshotted one in at most this many pixels shares its snapshot
+#: (a caret blinking, a few typed characters, a hover ring: nothing appeared, moved or went away).
+SMALL_PIXELS = 1500
 
 
 class TreeUnavailable(RuntimeError):
@@ -65,26 +73,23 @@ def tree_reader(display: str | None = None) -> Callable[[], tuple[tuple, list]]:
 
 @dataclass(frozen=True)
 class TreeSnapshot:
-    """The tree as read for one picture: ``asked`` (monotonic) is when the read began."""
+    """The tree as read for one picture (first captured at ``picture``); ``asked`` (monotonic) is when
+    the read began."""
 
     elements: tuple
     windows: list
     asked: float
     took: float
+    picture: float = 0.0
 
 
 def small_change(a: Frame, b: Frame) -> bool:
-    """True when two frames differ only inside a small box (see ``SMALL_AREA``)."""
+    """True when two frames differ in a few pixels only (see ``SMALL_PIXELS``)."""
     if a.image.size != b.image.size or (a.left, a.top) != (b.left, b.top):
         return False
     x = np.asarray(a.image.convert("L"), dtype=np.int16)
     y = np.asarray(b.image.convert("L"), dtype=np.int16)
-    diff = np.abs(x - y) > 8
-    rows, cols = np.flatnonzero(diff.any(axis=1)), np.flatnonzero(diff.any(axis=0))
-    if rows.size == 0:
-        return True
-    h, w = rows[-1] - rows[0] + 1, cols[-1] - cols[0] + 1
-    return h <= SMALL_HEIGHT and h * w <= SMALL_AREA
+    return int(np.count_nonzero(np.abs(x - y) > 8)) <= SMALL_PIXELS
 
 
 class TreeWatcher(threading.Thread):
@@ -93,9 +98,10 @@ class TreeWatcher(threading.Thread):
     the recording's status."""
 
     def __init__(self, history: FrameHistory, runner, *, quiet: float = 0.05, keep: int = 32,
-                 timeout: float = 5.0) -> None:
+                 timeout: float = 5.0, max_reads: int = 3, settle: float = 0.25) -> None:
         super().__init__(name="record-tree", daemon=True)
         self.history, self.runner, self.quiet, self.timeout = history, runner, quiet, timeout
+        self.max_reads, self.settle = max_reads, settle
         self.reads = self.shared = 0
         self.slowest_s = 0.0
         self.error: str | None = None
@@ -120,17 +126,34 @@ class TreeWatcher(threading.Thread):
                 self._file(first, self._last[1])
                 self.shared += 1
                 continue
-            asked = time.monotonic()
             try:
-                elements, windows = self.runner.submit().result(timeout=self.timeout)
+                elements, windows, asked, ended = self._stable_read(first)
             except Exception as e:  # noqa: BLE001 - a hung or dead reader: steps fall back to pixels
                 self.error = f"{type(e).__name__}: {e}"[:300]
                 continue
-            snap = TreeSnapshot(elements, windows, asked, time.monotonic() - asked)
-            self.reads += 1
+            snap = TreeSnapshot(elements, windows, asked, ended - asked, first)
             self.slowest_s = max(self.slowest_s, snap.took)
             self._last = (frame, snap)
             self._file(first, snap)
+
+    def _stable_read(self, changed: float) -> tuple[tuple, list, float, float]:
+        """Read; while the read began soon after the picture changed, read again until two reads in a
+        row describe the same elements (module docstring). Of two that agree the earlier is kept (the
+        later may already show the person's next action: a box ticked). Returns it, when it began and
+        when it ended."""
+        last = None
+        for _ in range(self.max_reads):
+            began = time.monotonic()
+            elements, windows = self.runner.submit().result(timeout=self.timeout)
+            ended = time.monotonic()
+            self.reads += 1
+            sig = [(e.role, e.name, e.bounds) for e in elements]
+            if last is not None and sig == last[0]:
+                return last[1:]
+            if began - changed >= self.settle:
+                break
+            last = (sig, elements, windows, began, ended)
+        return elements, windows, began, ended
 
     def _file(self, first: float, snap: TreeSnapshot) -> None:
         with self._lock:
@@ -140,11 +163,17 @@ class TreeWatcher(threading.Thread):
                 self._by_picture.pop(self._order.popleft(), None)
 
     def for_picture(self, first_seen: float, event_t: float) -> TreeSnapshot | None:
-        """The snapshot filed under the picture first captured at ``first_seen``, if it was asked for
-        before ``event_t`` (a read that began after the action may show its effect)."""
+        """The snapshot filed under the picture first captured at ``first_seen``, if it was read before
+        ``event_t`` (a read still going on at the action may show its effect: a box already ticked)."""
         with self._lock:
             snap = self._by_picture.get(first_seen)
-        return snap if snap is not None and snap.asked < event_t else None
+        return snap if snap is not None and snap.asked + snap.took < event_t + 0.05 else None
+
+    def before(self, event_t: float) -> TreeSnapshot | None:
+        """The newest snapshot read before ``event_t``, whatever picture it was read for."""
+        with self._lock:
+            snaps = [s for s in self._by_picture.values() if s.asked + s.took < event_t]
+        return max(snaps, key=lambda s: s.asked) if snaps else None
 
     def stop(self) -> None:
         self._stop_event.set()
