@@ -87,8 +87,9 @@ def test_the_recording_names_elements_choices_and_effects(recording):
     select = next(e for e in els if e.get("name") == "Select")
     assert select["role"] == "button" and select["row"].startswith("14:00 |") and select["column"] == "Departure"
     choices = {s["choice"]["var"]: s["choice"]["value"] for s in steps if s.get("choice")}
-    assert choices == {"from": "Paris Nord", "to": "Brussels Midi", "travel_date": "2026-12-15", "departure": "14:00",
-                       "seat": "Window", "travel_insurance": "yes"}, choices
+    assert choices == {"from": "Paris Nord", "to": "Brussels Midi", "travel_date": "2026-12-15",
+                       "passengers": "2 passengers", "departure": "14:00", "seat": "Window",
+                       "travel_insurance": "yes"}, choices
     assert [s["var"] for s in steps if s.get("var")] == ["from", "to", "passengers", "full_name", "email"]
     opened = next(s for s in steps if (s.get("effect") or {}).get("month"))
     assert opened["effect"]["month"] == "December 2026" and els[steps.index(opened)]["name"] == "Select a date"
@@ -161,14 +162,15 @@ def test_export_with_vars_fills_three_new_bookings(recording, a11y_display, tmp_
     assert {"date": {"field": {"name": "Select a date", "role": "button"}, "value": "{travel_date}"}} in steps, text
     assert {"click": {"name": "Select", "role": "button", "row": "{departure}"}} in steps, text
     assert {"choose": {"group": "Seat", "option": "{seat}"}} in steps, text
+    assert {"select": {"field": {"name": "Passengers", "role": "combobox"}, "option": "{passengers}"}} in steps, text
     assert {"click": {"name": "Pay", "role": "button"}} in steps and "{{secret:CARD_NUMBER}}" in text, text
     data = tmp_path / "rows.csv"
     with data.open("w", newline="") as f:
         w = csv.writer(f)
         w.writerow(columns.split(","))
         for b in NEW:
-            w.writerow([b.origin, b.destination, b.date, b.passengers, b.departure, b.passenger, b.email, b.seat,
-                        "yes" if b.insurance else "no"])
+            w.writerow([b.origin, b.destination, b.date, f"{b.passengers} passenger{'s' if b.passengers > 1 else ''}",
+                        b.departure, b.passenger, b.email, b.seat, "yes" if b.insurance else "no"])
     site = start_site(tmp_path / "site", today=TODAY, env=a11y_display.env)
     try:
         r = agent(a11y_display.env, "fill", str(script), "--data", str(data), "--yes", "--out", str(tmp_path / "run"),

@@ -138,6 +138,9 @@ def _dropdown(first: dict, second: dict, after: dict | None, folder: Path) -> st
     """The option chosen when ``first`` opened a list and ``second`` clicked an item of it, else None."""
     a1, a2 = first.get("action") or {}, second.get("action") or {}
     an1, an2 = first.get("anchor") or {}, second.get("anchor") or {}
+    e1, e2 = an1.get("element"), an2.get("element")
+    if (e1 and e1.get("role") != "combobox") or (e2 and e2.get("role") not in ("option", "listitem", "menuitem", "text")):
+        return None  # the elements say what was clicked: no list opened and chosen from
     if a1.get("type") != "click" or a2.get("type") != "click" or a1.get("clicks", 1) != 1 or a2.get("clicks", 1) != 1:
         return None
     if not an1.get("label") or None in (a1.get("x"), a1.get("y"), a2.get("x"), a2.get("y")):
@@ -165,6 +168,24 @@ def _dropdown(first: dict, second: dict, after: dict | None, folder: Path) -> st
         if closed is not None and _differ(closed, was):
             return None  # what appeared stayed: not a list that closed on the choice
     return option
+
+
+def _dropdown_field(s: dict, last_click: dict | None) -> dict | None:
+    """The target of a drop-down that a typing step picked from (its focus), or None."""
+    focus = s.get("focus") or ((last_click or {}).get("anchor") or {}).get("element") or {}
+    if focus.get("role") == "combobox" and "editable" not in (focus.get("states") or ()) and focus.get("name"):
+        return element_target(focus)
+    return None
+
+
+def _picked(s: dict, nxt: dict | None) -> tuple[str, str] | None:
+    """(option, variable) a typing step picked in a drop-down — read after it, or after the Enter
+    that closed the list — or None."""
+    for step in (s, nxt or {}):
+        ch = step.get("choice") or {}
+        if ch.get("value") and ch.get("var") == s.get("var"):
+            return ch["value"], ch["var"]
+    return None
 
 
 _ISO = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -271,6 +292,15 @@ def build(t: Trajectory, script_dir: Path, *, use_vars: bool = False) -> tuple[l
                 continue  # it only put the cursor in the field: `type: {into: ...}` clicks it itself
             key = {1: "click", 2: "double_click"}.get(a.get("clicks", 1), "double_click")
             emit({key: target})
+        elif kind == "type" and _dropdown_field(s, last_click) and (picked := _picked(s, nxt)) is not None:
+            value, var = picked  # typing picked an option of a drop-down (a native select)
+            if use_vars:
+                variables[var] = value
+                value = "{%s}" % var
+            emit({"select": {"field": _dropdown_field(s, last_click), "option": value}})
+            last_click = None
+            if nxt and (nxt.get("action") or {}).get("type") == "press" and nxt["action"].get("key") == "enter":
+                i += 1  # the Enter that closed the list: fill's select closes it itself
         elif kind == "type":
             text = a.get("text", "")
             chosen = (nxt or {}).get("choice") or {}

@@ -202,7 +202,7 @@ class LabellingWorker:
                   "offset": [round(c.offset[0], 1), round(c.offset[1], 1)], "text": None, "window": window,
                   "masked": crop_boxes(masked, c.box)}  # replay's template match leaves a secret's box out
         fields = self._label(frame, point, kind, window, context)
-        step_fields = {k: fields.pop(k) for k in ("effect", "focus") if k in fields}
+        step_fields = {k: fields.pop(k) for k in ("effect", "focus", "parts_s") if k in fields}
         anchor.update(fields)
         return anchor, step_fields
 
@@ -245,7 +245,7 @@ class LabellingWorker:
                                                      "crop-end", masked)
         elif frame is not None:
             fields = self._label(frame, None, kind, None, context)
-            step.update({k: fields.pop(k) for k in ("effect", "focus") if k in fields})
+            step.update({k: fields.pop(k) for k in ("effect", "focus", "parts_s", "picked") if k in fields})
             if fields:
                 step["labels"] = fields
         if kind == "type" and "focus" not in step:  # no tree said: the field clicked just before
@@ -257,8 +257,13 @@ class LabellingWorker:
             self._last_click = step.get("anchor") or {"label_error": "no frame"}
         elif kind in ("press", "hotkey", "drag", "scroll"):
             self._last_click = None  # focus may have moved: the clicked field's label no longer applies
+        picked = step.pop("picked", None)  # keys chose an option of a drop-down: that option is the value
+        if kind == "press" and picked and self._last_typed and self._last_typed["field"] == picked["field"]:
+            step["choice"] = {"var": self._last_typed["var"], "value": picked["value"]}
         if kind == "type":
             self._typed(step, sem)
+            if picked and step.get("var") and (step.get("focus") or {}).get("name") == picked["field"]:
+                step["choice"] = {"var": step["var"], "value": picked["value"]}
             if "secret" in step and raw is not None and job.after is not None:
                 clicked = (self._last_click or {}).get("point")  # the field clicked to focus it: cover its bounds
                 point = (clicked[0] - job.after.left, clicked[1] - job.after.top) if clicked else None
@@ -275,6 +280,7 @@ class LabellingWorker:
             # > 0: no capture between the pinned frame and the event was passed over
             "next_capture_s": round(job.next_capture - sem.t0, 3) if job.next_capture is not None else None,
             "label_s": round(time.monotonic() - started, 3),
+            **({"label_parts_s": step.pop("parts_s")} if "parts_s" in step else {}),
             "written_after_s": round(time.monotonic() - sem.t1, 3)}
         step["t_rel"] = round(sem.t0 - self.t_start, 3)
         self._t_prev = sem.t1

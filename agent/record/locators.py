@@ -153,9 +153,9 @@ def element_locator(model: ScreenModel, e: Element, point: tuple[float, float]) 
                  "bounds": [round(b.left, 1), round(b.top, 1), round(b.width, 1), round(b.height, 1)],
                  "rel": [round((point[0] - b.left) / b.width, 3) if b.width else 0.5,
                          round((point[1] - b.top) / b.height, 3) if b.height else 0.5]}
-    if e.value and e.role not in TEXT_INPUTS:  # a field's text may be a secret typed a moment ago
+    if e.value and (e.role not in TEXT_INPUTS or picks(e)):  # a field's text may be a secret typed a moment ago
         out["value"] = _short(e.value)
-    states = [s for s in ("checked", "selected", "pressed", "expanded") if s in e.states]
+    states = [s for s in ("checked", "selected", "pressed", "expanded", "editable") if s in e.states]
     if states:
         out["states"] = states
     for k in ("row", "group", "window"):
@@ -174,6 +174,22 @@ def element_locator(model: ScreenModel, e: Element, point: tuple[float, float]) 
         if header:
             out["column"] = header
     return out
+
+
+def picks(e: Element) -> bool:
+    """A drop-down that is not typed into (a native select): what is typed picks one of its options."""
+    return e.role == "combobox" and "editable" not in e.states
+
+
+def same_in(model: ScreenModel, loc: dict) -> Element | None:
+    """The element of ``model`` that is the one ``loc`` recorded in a neighbouring screen state (the
+    same accessibility path, else the same role and name)."""
+    if loc.get("path") is not None:
+        hit = next((e for e in model if e.path is not None and list(e.path) == list(loc["path"])), None)
+        if hit is not None:
+            return hit
+    same = [e for e in model if e.role == loc.get("role") and e.name == loc.get("name")]
+    return same[0] if len(same) == 1 else None
 
 
 def focused_locator(model: ScreenModel) -> dict | None:
