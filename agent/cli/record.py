@@ -201,7 +201,8 @@ def replay(
     check the screen changed; stop with a report and a screenshot at the first step that fails."""
     import sys
 
-    from agent.record.replay import ReplayOptions, Replayer, default_out, missing_secrets, variables_in
+    from agent.record.replay import ReplayOptions, Replayer, default_out
+    from agent.record.variables import missing_secrets, variables_in
     from agent.screen import Screen
     from agent.steps import StepRunner
     from agent.trajectory import TrajectoryError, TrajectoryWriter, read_trajectory

@@ -97,15 +97,16 @@ def unmet(effect: dict, before: ScreenModel, now: ScreenModel, subst: Substituti
     """What of the recorded effect the live screen does not show yet (empty: all of it)."""
     out: list[str] = []
     heading = subst(effect.get("heading"))
-    if heading:  # shown at all (a tree may call the same text a heading once and a label the next time)
-        if not any(name_score(heading, e.name) >= 0.8 or contains_words(e.name, heading) for e in now if e.name):
+    old = _keys(before)
+    if heading:  # newly shown, in whatever role (a tree may call a text a heading once, a label the next)
+        if not any((e.role, e.name) not in old and (name_score(heading, e.name) >= 0.8 or contains_words(e.name, heading))
+                   for e in now if e.name):
             heads = [e.name for e in now if e.role == "heading"]
             out.append(f"the heading {heading!r} (headings now: {', '.join(map(repr, heads[:4])) or 'none'})")
     if effect.get("month"):
         cur = current_month(now)
         if cur is None or cur[1] != month_of(effect["month"]):
             out.append(f"the month {effect['month']!r} (shown: {cur[0].name if cur else 'no calendar'!r})")
-    old = _keys(before)
     for role in effect.get("roles_appeared") or ():
         if not any(e.role == role and (e.role, e.name) not in old for e in now):
             out.append(f"a new {role}")

@@ -27,7 +27,6 @@ by their pixels alone, as before.
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -36,22 +35,22 @@ from pathlib import Path
 from PIL import ImageDraw
 
 from actions import secrets
+from actions.coords import Rect
 from actions.space import Action, Click, TypeText, action_from_json
 from agent.elements.ground import ElementAmbiguous, ElementMissing
 from agent.elements.model import Element, ScreenModel
 from agent.record.anchors import window_at
 from agent.record.locators import month_of
 from agent.record.pixels import PixelFinder
-from actions.coords import Rect
 from agent.record.repair import Substitutions, other_month, to_month, unmet
 from agent.record.resolve import Expected, find, focus_problem, focused, identity, point_in, wanted_month
+from agent.record.variables import Values
 from agent.screen import Frame, Screen, encode, frames_differ, wait_settled
 from agent.steps import StepRunner
 from agent.trajectory import Trajectory, TrajectoryWriter
 from model.base import ModelError
 from model.grounding import GroundingError, Grounder
 
-_VAR = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 POINTED = ("click", "mouse_down", "mouse_up", "move", "scroll", "drag")
 _YES = {"yes", "y", "true", "1", "x", "on", "checked"}
 
@@ -115,41 +114,9 @@ class Replayer:
         self.not_found: list[int] = []
         self.healed: list[int] = []
         self.repaired: list[int] = []
-        self.subst = Substitutions(self._recorded_values())
+        self.values = Values(recording, options.variables)
+        self.subst = Substitutions(self.values.changed())
         self._clicked: Element | None = None  # the element this replay clicked last
-
-    # variables ----------------------------------------------------------------------------------
-    def _recorded_values(self) -> dict[str, str]:
-        """Recorded value → the replay's, for every variable ``--var`` changed."""
-        out: dict[str, str] = {}
-        for s in self.rec.steps:
-            ch, var = s.get("choice") or {}, s.get("var")
-            if ch.get("var") in self.opt.variables and ch.get("value"):
-                out[ch["value"]] = self.opt.variables[ch["var"]]
-            text = (s.get("action") or {}).get("text")
-            if var in self.opt.variables and text and not secrets.has_secret(text):
-                out[text] = self.opt.variables[var]
-        return out
-
-    def _fill(self, step: dict, text: str) -> str:
-        var = step.get("var")
-        if var and var in self.opt.variables:
-            return self.opt.variables[var]
-        return _VAR.sub(lambda m: self.opt.variables.get(m.group(1), m.group(0)), text)
-
-    def _expected(self, step: dict) -> Expected | None:
-        """What the step's element locator asks of the live screen, with ``--var`` applied."""
-        loc = (step.get("anchor") or {}).get("element")
-        if not loc:
-            return None
-        ch = step.get("choice") or {}
-        win = ((step.get("anchor") or {}).get("window") or {}).get("box")
-        new = self.opt.variables.get(ch.get("var")) if ch else None
-        if new is None or loc.get("role") == "checkbox":
-            return Expected(loc, window_box=tuple(win) if win else None)
-        if loc.get("row") and loc.get("role") not in ("listitem", "option", "radio") and not loc.get("month"):
-            return Expected(loc, row=new, changed=True, window_box=tuple(win) if win else None)
-        return Expected(loc, name=new, changed=True, window_box=tuple(win) if win else None)
 
     # the screen ---------------------------------------------------------------------------------
     def _observe(self, fresh: bool) -> Frame:
@@ -260,10 +227,10 @@ class Replayer:
         info: dict = {}
         frame = element = None
         if kind == "type":
-            data["text"] = self._fill(step, data["text"])
+            data["text"] = self.values.text(step, data["text"])
         if kind in POINTED and data.get("x" if kind != "drag" else "x1") is not None:
             pt = (data["x1"], data["y1"]) if kind == "drag" else (data["x"], data["y"])
-            exp = self._expected(step)
+            exp = self.values.expected(step)
             (nx, ny), info, frame, element = self._find(index, step, exp, pt)
             if kind == "drag":
                 data.update(x1=round(nx), y1=round(ny), x2=round(nx + data["x2"] - pt[0]),
@@ -373,7 +340,7 @@ class Replayer:
         """Hand the step to the agent loop (``agent.record.heal``); ReplayFailed when it cannot."""
         from agent.record.heal import subgoal
 
-        exp = self._expected(step)
+        exp = self.values.expected(step)
         goal = subgoal(step, exp.want_name if exp else None, exp.row if exp else None)
         self.on_step(i, f"healing: {goal}")
         res = self.healer(self.runner, i, goal, on_step=lambda what: self.on_step(i, f"  healed: {what}"))
@@ -383,7 +350,7 @@ class Replayer:
                                   f"{res.reason})", self._save(frame, i, "notfound"))
         self.healed.append(i)
         if (step.get("action") or {}).get("type") == "type":
-            data = dict(step["action"], text=self._fill(step, step["action"]["text"]))
+            data = dict(step["action"], text=self.values.text(step, step["action"]["text"]))
             self._act(i, action_from_json(data), {"method": "healed focus"})
 
     def _act(self, i: int, action: Action, info: dict) -> None:
@@ -454,31 +421,6 @@ def _live_window(e: Element) -> tuple | None:
     """The live box of the top-level window an element is in (for ``resolve.find``'s tie-break)."""
     win = window_at(*map(int, e.center))
     return tuple(win["box"]) if win else None
-
-
-def missing_secrets(recording: Trajectory, start: int = 0) -> list[str]:
-    """Secret names the replay will type that are not set in the environment."""
-    import os
-
-    names = []
-    for s in recording.steps[start:]:
-        a = s.get("action") or {}
-        if a.get("type") == "type":
-            names += [n for n in secrets.names_in(a.get("text", "")) if n not in os.environ and n not in names]
-    return names
-
-
-def variables_in(recording: Trajectory) -> list[str]:
-    """The names ``--var`` accepts: typed values, chosen options and ``{name}`` in a typed text."""
-    out: list[str] = []
-    for s in recording.steps:
-        for v in (s.get("var"), (s.get("choice") or {}).get("var")):
-            if v and v not in out:
-                out.append(v)
-        a = s.get("action") or {}
-        if a.get("type") == "type":
-            out += [v for v in _VAR.findall(a.get("text", "")) if v not in out]
-    return out
 
 
 def default_out(folder: Path) -> Path:
