@@ -89,8 +89,8 @@ def record(
     secret_hotkey: Annotated[str, typer.Option(
         help="Hotkey that marks the text being typed (or the next text) as secret.")] = DEFAULT_SECRET,
     secret: Annotated[Optional[list[str]], typer.Option(
-        "--secret", help="FIELD or NAME=FIELD: text typed after clicking the field labelled FIELD is "
-                         "stored as {{secret:NAME}} (needs OCR). Repeatable.")] = None,
+        "--secret", help="FIELD or NAME=FIELD: text typed into the field named FIELD (its element's name, "
+                         "or the label OCR reads beside it) is stored as {{secret:NAME}}. Repeatable.")] = None,
     ocr: Annotated[bool, typer.Option("--ocr/--no-ocr", help="Read each target's text for replay anchors "
                                                              "(and the visual parse of windows without an accessibility tree).")] = True,
     elements: Annotated[bool, typer.Option("--elements/--no-elements", help="Name each target as an element "
@@ -179,7 +179,9 @@ def replay(
     step: Annotated[bool, typer.Option("--step", help="Confirm each step at the terminal.")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Find every target and write annotated screenshots; act on nothing.")] = False,
     start: Annotated[int, typer.Option("--from", help="Start at this step index.")] = 0,
-    var: Annotated[Optional[list[str]], typer.Option("--var", help="NAME=VALUE: type VALUE for the typed value NAME.")] = None,
+    var: Annotated[Optional[list[str]], typer.Option("--var", help="NAME=VALUE: another value for the typed text or "
+                                                                   "the choice NAME (a suggestion, a day as YYYY-MM-DD, "
+                                                                   "a row by its first cell).")] = None,
     find_timeout: Annotated[float, typer.Option(help="Seconds to keep looking for a step's target.")] = 10.0,
     effect_timeout: Annotated[float, typer.Option(help="Seconds to wait for the change a step made while recording.")] = 10.0,
     heal: Annotated[bool, typer.Option("--heal/--no-heal", help="With a model configured, hand a step that cannot "
@@ -197,8 +199,10 @@ def replay(
     kill_hotkey: KillOpt = DEFAULT_HOTKEY,
     no_kill_hotkey: NoKillOpt = False,
 ) -> None:
-    """Replay a recording: re-find every target (crop, OCR text, VLM), act through the safe executor,
-    check the screen changed; stop with a report and a screenshot at the first step that fails."""
+    """Replay a recording: re-find every target (its element, then crop, OCR text, VLM) and check it is
+    the recorded one, type only into the recorded field, act through the safe executor, await each
+    step's recorded change (paging a calendar to the recorded month); heal with a model, or stop with
+    a report and a screenshot at the first step that fails."""
     import sys
 
     from agent.record.replay import ReplayOptions, Replayer, default_out

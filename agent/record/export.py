@@ -5,23 +5,25 @@ names its targets by what they *are*, which survives redesigns that break a pixe
 element locator (``agent.record.locators``) become element targets — ``{name: "Email", role: entry}``,
 ``{name: Select, role: button, row: "{departure}"}`` — with a caption's data left out ("Pay €88.80"
 → ``Pay``); choices become the fill step that says what was chosen: a suggestion after typing
-(``type`` the whole value, then ``click: {name: "{from}", role: listitem}``), a radio option
-(``choose: {group, option}``), a check box (``check: {label, value}``), a calendar day
-(``click: {name: "{travel_date}"}``, its accessible name), a table row's button (``row: "{departure}"``).
-Steps without a locator (older recordings) use text anchors (OCR text of a clicked button, the label
-left of a clicked field) and fall back to the recorded crop as ``image:`` (a path relative to the
-script, as ``agent fill`` resolves it).
+(``type`` the whole value, then ``click: {name: "{from}", role: listitem}``), a calendar day
+(``date: {field, value}`` when the fill format has it — the click that opened the calendar and the
+person's paging folded in —, else a ``click`` on the day's accessible name), an option typed into a
+native drop-down (``select: {field, option}``), a table row's button (``row: "{departure}"``), a radio
+option (``choose: {group, option}``), a check box (``check: {label, value}``). Steps without a locator
+(older recordings) use text anchors (OCR text of a clicked button, the label left of a clicked field)
+and fall back to the recorded crop as ``image:`` (a path relative to the script, as ``agent fill``
+resolves it).
 
 A click that only puts the cursor in a field is folded into the ``type`` that follows (``type: {into:
-...}`` clicks the field itself). A click that opens a list and a click on an item of it become one
-``select: {field, option}``: the second click's spot changed after the first one (the list appeared)
-and changed back after it (the list closed); the option is the text of the clicked row.
+...}`` clicks the field itself). Without locators, a click that opens a list and a click on an item of
+it become one ``select: {field, option}``: the second click's spot changed after the first one (the
+list appeared) and changed back after it (the list closed); the option is the text of the clicked row.
 
 Typed values and choices become ``{var}`` placeholders with ``vars=True``, named as the recording
 named them (from the element's label: ``full_name``, ``from``, ``seat``), with a CSV header and the
-recorded values as its first row; secrets stay ``{{secret:NAME}}``. What a fill script cannot express (a
-drag) is kept as a comment so nothing is dropped silently. The format is the one ``agent.fill.script`` validates; the
-export is checked against it when that module is importable.
+recorded values as its first row; secrets stay ``{{secret:NAME}}``. What a fill script cannot express
+(a drag) is kept as a comment so nothing is dropped silently. The format is the one
+``agent.fill.script`` validates; the export is checked against it when that module is importable.
 """
 
 from __future__ import annotations

@@ -27,7 +27,8 @@ It runs after the event, so it sees the pinned frame, not the live desktop. A la
 read while the "before" frame was on screen, ``agent.record.watch``; None without one), ``after``
 (the frame once the step was complete) and ``after_tree`` / ``after_windows``. Besides anchor fields
 it may return ``element`` (the target's locator, ``agent.record.locators``), ``focus`` (the element
-typed into) and ``effect`` (what the step changed); the worker files the last two on the step.
+typed into), ``effect`` (what the step changed) and ``picked`` (the option a keyboard step chose in a
+drop-down); the worker files the last three on the step.
 ``tree_frame`` is set when the tree was read for an older picture than the step's (the person was
 quicker than the read): the target is then kept only where both pictures agree, and no effect is
 derived from it.
@@ -46,9 +47,9 @@ from typing import Protocol
 
 from PIL import Image
 
-from agent.record.anchors import crop_around
 from agent.elements.ground import contains_words, name_score
 from agent.elements.model import TEXT_INPUTS
+from agent.record.anchors import crop_around
 from agent.record.locators import element_locator, focused_locator, picks, same_in, step_effect, target_at
 from agent.screen import Frame
 

@@ -21,7 +21,8 @@ Four threads, so that nothing slow ever stands between the person's action and i
 
 **What a crash loses.** ``kill -9`` loses the steps not yet written: at most ``backlog`` (8) handed to
 the worker, plus the one it is writing, plus the step the merger still holds open (text being typed,
-a click waiting to become a double click). The worker stops waiting for a slow labeller rather than
+a click waiting to become a double click) and a click waiting for the screen after it (until the next
+event, at most ``AFTER_S``: its effect is read from that screen). The worker stops waiting for a slow labeller rather than
 let that queue grow (those steps are written without text labels). The hotkey, Ctrl-C, SIGTERM and
 the display going away all end the same way: listeners stopped and joined, the open step flushed, the
 queue drained (at most ``drain_s``, then without labels), the trajectory sealed.
