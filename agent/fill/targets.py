@@ -1,0 +1,291 @@
+"""Find a fill step's target: the screen element model first, pixels where it has nothing.
+
+Why the element model first: a script names what a person reads — ``type: {into: "Email"}``, ``click:
+{text: "Select", row: "12:40"}``, ``choose: {group: "Sex", option: "Male"}`` — and the element model
+(``agent.elements``) already knows, per screen state, which entry a label names wherever the label
+sits, which row a button is in and which radio belongs to which group, from the accessibility tree
+(Chromium, GTK) or the visual parse (Tk). Grounding a step is then a lookup (``ElementQuery`` +
+``locate``), and the element found can be *read back* after acting: its value, its checked state.
+
+The answer is one element or an error naming the candidates (``ElementMissing`` lists the closest
+names on screen, ``ElementAmbiguous`` every equal match and how to choose) — never a silent pick.
+
+The other grounders stay where they are the point: an ``image:`` target is template matching, a
+bare ``description:`` goes to the VLM, and when the element model has nothing matching a plain text
+target within the step's timeout, the OCR text grounder gets one look (``method`` in the trajectory
+then starts with ``fallback:``, so a person can see that pixels, not elements, were used).
+
+``Finder.spent`` adds up the seconds spent building snapshots and querying them (the benchmark's
+per-action grounding time).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import Image
+
+from actions.coords import Rect
+from agent.elements.ground import ElementAmbiguous, ElementMissing, ElementQuery, locate
+from agent.elements.model import TEXT_INPUTS, Element, ScreenModel, iou
+from agent.fill.script import Target
+from agent.steps import StepRunner
+from model.grounding import ElementNotFound, Grounder, GroundingError, Match, Query, Shot
+
+#: Roles a step kind looks for when its target names none (tried in order).
+KIND_ROLES: dict[str, tuple[str | None, ...]] = {
+    "click": (None,), "any": (None,), "field": ("field",), "check": ("checkbox", "toggle"), "radio": ("radio",),
+}
+#: What the OCR text grounder is asked for per step kind, when it is the fallback.
+OCR_ROLE = {"click": "any", "any": "any", "field": "field", "check": "text", "radio": "text"}
+
+
+class StepFailed(Exception):
+    """A step could not be done; the message says why, for the results file and the person."""
+
+
+class TargetError(StepFailed):
+    """The target was not found; the message names the candidates and the saved screenshot."""
+
+
+@dataclass(frozen=True)
+class Hit:
+    """Where a step acts: a box in screen coordinates, how it was found, and the element when the
+    element model found it (None for OCR, template and VLM matches)."""
+
+    box: Rect
+    method: str
+    score: float = 1.0
+    text: str | None = None
+    element: Element | None = None
+
+    @property
+    def center(self) -> tuple[float, float]:
+        return self.box.left + self.box.width / 2, self.box.top + self.box.height / 2
+
+    @classmethod
+    def of(cls, e: Element) -> "Hit":
+        return cls(e.bounds, f"element:{e.source}", 1.0, e.name or e.value, e)
+
+    @classmethod
+    def of_match(cls, m: Match, fallback: bool = False) -> "Hit":
+        return cls(m.box, ("fallback:" if fallback else "") + m.method, m.score, m.text)
+
+    def to_json(self) -> dict:
+        b = self.box
+        out = {"box": [round(b.left, 1), round(b.top, 1), round(b.width, 1), round(b.height, 1)],
+               "score": round(self.score, 3), "method": self.method, "text": self.text}
+        if self.element is not None:
+            out["element"] = {"id": self.element.id, "role": self.element.role, "name": self.element.name}
+        return out
+
+
+def element_query(t: Target, role: str | None) -> ElementQuery:
+    """The element query a (substituted) target asks: its own role, else the step kind's."""
+    role = t.role or role
+    if not (role or t.text):
+        role = "row"  # ``click: {row: "12:40"}``: the row itself
+    return ElementQuery(role=role, name=t.text, row=t.row, group=t.group, near=t.near, nth=t.nth, window=t.window)
+
+
+def pick(model: Iterable[Element], t: Target, kind: str) -> Element:
+    """The one element ``t`` names on this snapshot, for a step of ``kind`` (see ``KIND_ROLES``).
+    A click with no role tries what can be acted on first (the entry named "Email" before its
+    label), then everything (a heading, a line of text)."""
+    els = list(model)
+    if t.region is not None:
+        r = Rect(*t.region)
+        els = [e for e in els if r.contains(*e.center)]
+    first: ElementMissing | None = None
+    for role in ((t.role,) if t.role else KIND_ROLES[kind]):
+        q = element_query(t, role)
+        pools = [[e for e in els if e.interactive], els] if kind == "click" and q.role is None else [els]
+        for pool in pools:
+            try:
+                return locate(pool, q)
+            except ElementMissing as e:
+                if pool is els and first is None:
+                    first = e
+    assert first is not None
+    raise first
+
+
+def same_element(model: Iterable[Element], e: Element) -> Element | None:
+    """``e`` in a later snapshot: the same id, else the same role over the same place."""
+    els = list(model)
+    hit = next((x for x in els if x.id == e.id), None)
+    if hit is not None:
+        return hit
+    best = max((x for x in els if x.role == e.role), key=lambda x: iou(x.bounds, e.bounds), default=None)
+    return best if best is not None and iou(best.bounds, e.bounds) >= 0.5 else None
+
+
+class Finder:
+    """Targets on the current screen for one fill run (see the module docstring)."""
+
+    def __init__(self, runner: StepRunner, grounder: Grounder, *, base: Path | None,
+                 save_shot: Callable[[Shot, str], str]) -> None:
+        self.runner, self.grounder, self.base = runner, grounder, base
+        self.save_shot = save_shot
+        self._templates: dict[str, Image.Image] = {}
+        self.spent = 0.0  # seconds in element snapshots and queries (cumulative)
+
+    # screens -----------------------------------------------------------------------------------
+    def shot(self, fresh: bool = False) -> Shot:
+        from actions.coords import ImageMap
+
+        obs = self.runner.observe(fresh=fresh)
+        if obs is None:
+            raise TargetError("no screen to look at (a display is needed to find elements)")
+        f = obs.frame
+        return Shot(f.image, ImageMap(obs.map.area, f.width, f.height))
+
+    def model(self, fresh: bool = False) -> ScreenModel | None:
+        """The element model of the current screen (None without an element modeler)."""
+        if self.runner.modeler is None:
+            return None
+        obs = self.runner.observe(fresh=fresh)  # the settle wait is not grounding
+        if obs is None:
+            raise TargetError("no screen to look at (a display is needed to find elements)")
+        t = time.perf_counter()
+        m = self.runner.modeler.snapshot(obs.frame)
+        self.spent += time.perf_counter() - t
+        return m
+
+    def _located(self, model: ScreenModel, t: Target, kind: str) -> Element:
+        t0 = time.perf_counter()
+        try:
+            return pick(model, t, kind)
+        finally:
+            self.spent += time.perf_counter() - t0
+
+    # finding -----------------------------------------------------------------------------------
+    def uses_elements(self, t: Target) -> bool:
+        """Image targets are template matching, bare descriptions the VLM; the rest are elements."""
+        return self.runner.modeler is not None and not t.image and not (
+            t.description and not (t.text or t.row or t.role))
+
+    def find(self, t: Target, kind: str, timeout: float) -> Hit:
+        """``t`` on screen, waiting up to ``timeout`` for it to appear; ``TargetError`` (naming the
+        candidates and the saved screenshot) or ``ElementAmbiguous`` when it cannot be told."""
+        if not self.uses_elements(t):
+            return self.grounded(self.grounder_query(t, kind), timeout)
+        deadline, fresh = time.monotonic() + timeout, False
+        while True:
+            try:
+                return Hit.of(self._located(self.model(fresh), t, kind))
+            except ElementMissing as e:
+                missing = e
+            if time.monotonic() >= deadline:
+                break
+            time.sleep(0.05)
+            fresh = True
+        shot = self.shot()
+        if self.ocr_can_try(t):
+            try:
+                return Hit.of_match(self.grounder.locate(shot, self.grounder_query(t, kind)), fallback=True)
+            except GroundingError:
+                pass
+        raise TargetError(f"{missing}; screenshot {self.save_shot(shot, 'not-found')}") from None
+
+    def find_now(self, t: Target, kind: str) -> Hit | None:
+        """``t`` on the current screen without waiting, or None; ambiguity is still an error."""
+        if not self.uses_elements(t):
+            try:
+                return Hit.of_match(self.grounder.locate(self.shot(), self.grounder_query(t, kind)))
+            except ElementNotFound:
+                return None
+        try:
+            return Hit.of(self._located(self.model(), t, kind))
+        except ElementMissing:
+            pass
+        if self.ocr_can_try(t):
+            try:
+                return Hit.of_match(self.grounder.locate(self.shot(), self.grounder_query(t, kind)), fallback=True)
+            except ElementNotFound:
+                return None
+        return None
+
+    def element(self, q: ElementQuery, timeout: float, pool: Callable[[ScreenModel], Iterable[Element]] | None = None,
+                ) -> Element:
+        """One element for an element query (no pixel fallback), waiting up to ``timeout``."""
+        deadline, fresh = time.monotonic() + timeout, False
+        while True:
+            model = self.model(fresh)
+            t0 = time.perf_counter()
+            try:
+                return locate(list(pool(model)) if pool else model, q)
+            except ElementMissing as e:
+                missing = e
+            finally:
+                self.spent += time.perf_counter() - t0
+            if time.monotonic() >= deadline:
+                raise TargetError(f"{missing}; screenshot {self.save_shot(self.shot(), 'not-found')}") from None
+            time.sleep(0.05)
+            fresh = True
+
+    def again(self, e: Element, ok: Callable[[Element], bool] | None = None, timeout: float = 3.0) -> Element | None:
+        """``e`` read back after acting (a fresh snapshot of the settled screen), waiting up to
+        ``timeout`` for ``ok`` to hold; returns what was read last (None: it is gone)."""
+        deadline, fresh, cur = time.monotonic() + timeout, False, None
+        while True:
+            cur = same_element(self.model(fresh), e)
+            if cur is not None and (ok is None or ok(cur)):
+                return cur
+            if time.monotonic() >= deadline:
+                return cur
+            time.sleep(0.05)
+            fresh = True
+
+    def focused(self) -> Element | None:
+        """The text field with keyboard focus: the tree's answer, else the snapshot's (a caret or a
+        focus ring); None when neither knows."""
+        modeler = self.runner.modeler
+        if modeler is None:
+            return None
+        e = None
+        try:
+            e = modeler.focused()
+        except Exception:  # noqa: BLE001 - a bus that stopped answering: ask the pixels
+            e = None
+        if e is None:
+            e = self.model().focused()
+        return e if e is not None and e.role in TEXT_INPUTS else None
+
+    # the pixel grounders -------------------------------------------------------------------------
+    def ocr_can_try(self, t: Target) -> bool:
+        """OCR can look for a plain text (with near / nth / region); rows, groups, roles and windows
+        are element notions it cannot check."""
+        return bool(t.text) and not (t.row or t.group or t.role or t.window)
+
+    def template(self, name: str) -> Image.Image:
+        if name not in self._templates:
+            path = (self.base or Path(".")) / name
+            try:
+                self._templates[name] = Image.open(path).convert("RGB")
+            except OSError as e:
+                raise TargetError(f"cannot read the image {name!r} ({path}): {e}") from None
+        return self._templates[name]
+
+    def grounder_query(self, t: Target, kind: str, min_score: float = 0.8) -> Query:
+        return Query(text=t.text, template=self.template(t.image) if t.image else None,
+                     role=OCR_ROLE[kind] if t.text else "any", nth=t.nth, near=t.near,
+                     region=Rect(*t.region) if t.region else None, description=t.description, min_score=min_score)
+
+    def grounded(self, q: Query, timeout: float) -> Hit:
+        deadline, fresh = time.monotonic() + timeout, False
+        while True:
+            shot = self.shot(fresh)
+            try:
+                return Hit.of_match(self.grounder.locate(shot, q))
+            except ElementNotFound as e:
+                if time.monotonic() >= deadline:
+                    raise TargetError(str(e.with_screenshot(self.save_shot(shot, "not-found")))) from None
+            time.sleep(0.05)
+            fresh = True
+
+
+__all__ = ["ElementAmbiguous", "Finder", "Hit", "StepFailed", "TargetError", "element_query", "pick", "same_element"]
