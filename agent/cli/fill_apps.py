@@ -6,8 +6,8 @@
 * ``loan`` — the equipment loan (``tasks.apps.loan``; two columns of labels left of fields, a titled
   frame of radios, a 40-department combobox; ``examples/loan``);
 * ``web`` — Rail&Go in Chromium (``tasks.apps.web``; autocomplete, calendar, results table, Pay;
-  ``examples/web``): its tree reaches the element model through the accessibility bus that
-  ``--virtual`` starts (or your desktop's).
+  ``examples/web``), its clock fixed at ``WEB_TODAY``: its tree reaches the element model through the
+  accessibility bus that ``--virtual`` starts (or your desktop's).
 
 Each app stores what it receives in sqlite under the run folder; the command prints how many records
 the store holds at the end, so a person can see the app's own count beside fill's. A CLI module, so it
@@ -37,6 +37,9 @@ class Bundled:
     table: str
     what: str
 
+
+#: Rail&Go's "today" under ``--app web``: fixed, so the example's dates stay bookable (90 days ahead).
+WEB_TODAY = "2026-12-01"
 
 APPS = {
     "sample": Bundled("tasks.apps.form", "sample.sqlite", "Contact details", "submissions", "submissions"),
@@ -68,7 +71,7 @@ def start(stack: ExitStack, name: str, out: Path, on_screen: Callable[[str], boo
         from tasks.apps.web.launch import SiteStartError, start_site
 
         try:
-            site = start_site(out / "web", env=dict(os.environ))
+            site = start_site(out / "web", today=WEB_TODAY, env=dict(os.environ))
         except SiteStartError as e:
             raise fail(f"the web app did not start: {e}", 1)
         stack.callback(site.stop)
@@ -98,11 +101,14 @@ def start(stack: ExitStack, name: str, out: Path, on_screen: Callable[[str], boo
 def shows(filler) -> Callable[[str], bool]:
     """``on_screen`` for ``start``: ``text`` is found on a fresh screen."""
     from agent.fill.script import Target
+    from model.grounding import GroundingError
 
     def on_screen(text: str) -> bool:
         try:
             filler.finder.model(fresh=True)
             return filler.finder.find_now(Target(text=text), "any") is not None
+        except GroundingError:  # there more than once
+            return True
         except Exception:  # noqa: BLE001 - no screen yet, or a window half drawn
             return False
 

@@ -57,7 +57,8 @@ def written(d: dt.date) -> list[str]:
 
 
 def shows(e: Element, d: dt.date) -> bool:
-    return any(contains_words(t, w) for t in e.texts() for w in written(d))
+    """Does ``e`` itself (its name, value or description — not its row) write out ``d``?"""
+    return any(contains_words(t, w) for t in (e.name, e.value, e.description) if t for w in written(d))
 
 
 def shown_month(model: Iterable[Element]) -> tuple[int, int] | None:

@@ -91,6 +91,7 @@ class FillRunner:
         self.finder = Finder(runner, grounder, base=script.path.parent if script.path else None, save_shot=self.save_shot)
         self.controls = Controls(self)
         self._row, self._step = 0, 0
+        self._spent_mark = 0.0  # ``finder.spent`` at the last action (each action records the grounding since)
         self.acted = 0  # actions done in the current row (a stop after the first one leaves it uncertain)
 
     @property
@@ -119,8 +120,6 @@ class FillRunner:
         self.acted += 1
         if not o.result.ok:
             raise StepFailed(o.result.error or "the action failed")
-
-    _spent_mark = 0.0
 
     def click(self, hit: Hit, desc: str, clicks: int = 1) -> None:
         label = hit.element.label() if hit.element is not None else (hit.text or desc)

@@ -12,8 +12,9 @@ names on screen, ``ElementAmbiguous`` every equal match and how to choose) — n
 
 The other grounders stay where they are the point: an ``image:`` target is template matching, a
 bare ``description:`` goes to the VLM, and when the element model has nothing matching a plain text
-target within the step's timeout, the OCR text grounder gets one look (``method`` in the trajectory
-then starts with ``fallback:``, so a person can see that pixels, not elements, were used).
+target for a second (at once when only a field's label is there: the model missed the field), the OCR
+text grounder gets a look, and another at the step's deadline (``method`` in the trajectory then starts
+with ``fallback:``, so a person can see that pixels, not elements, were used).
 
 ``Finder.spent`` adds up the seconds spent building snapshots and querying them (the benchmark's
 per-action grounding time).
@@ -29,7 +30,7 @@ from pathlib import Path
 from PIL import Image
 
 from actions.coords import Rect
-from agent.elements.ground import ElementAmbiguous, ElementMissing, ElementQuery, locate
+from agent.elements.ground import ElementAmbiguous, ElementMissing, ElementQuery, locate, name_score
 from agent.elements.model import TEXT_INPUTS, Element, ScreenModel, iou
 from agent.fill.script import Target
 from agent.steps import StepRunner
@@ -39,6 +40,10 @@ from model.grounding import ElementNotFound, Grounder, GroundingError, Match, Qu
 KIND_ROLES: dict[str, tuple[str | None, ...]] = {
     "click": (None,), "any": (None,), "field": ("field",), "check": ("checkbox", "toggle"), "radio": ("radio",),
 }
+#: Roles that hold others; named like their heading, they answer a bare name last.
+CONTAINERS = frozenset({"group", "window", "list", "table", "menu", "dialog", "row"})
+#: Seconds without an element match before the OCR text grounder gets its first look.
+OCR_AFTER_S = 1.0
 #: What the OCR text grounder is asked for per step kind, when it is the fallback.
 OCR_ROLE = {"click": "any", "any": "any", "field": "field", "check": "text", "radio": "text"}
 
@@ -93,8 +98,8 @@ def element_query(t: Target, role: str | None) -> ElementQuery:
 
 def pick(model: Iterable[Element], t: Target, kind: str) -> Element:
     """The one element ``t`` names on this snapshot, for a step of ``kind`` (see ``KIND_ROLES``).
-    A click with no role tries what can be acted on first (the entry named "Email" before its
-    label), then everything (a heading, a line of text)."""
+    A name with no role means a control first (a click: the entry named "Email", not its label),
+    then a text or heading, then a container named like its heading (a form's group)."""
     els = list(model)
     if t.region is not None:
         r = Rect(*t.region)
@@ -102,7 +107,11 @@ def pick(model: Iterable[Element], t: Target, kind: str) -> Element:
     first: ElementMissing | None = None
     for role in ((t.role,) if t.role else KIND_ROLES[kind]):
         q = element_query(t, role)
-        pools = [[e for e in els if e.interactive], els] if kind == "click" and q.role is None else [els]
+        pools = [els]
+        if q.role is None:  # what a person means by a bare name: a control, else a text, else a container
+            pools = [[e for e in els if e.role not in CONTAINERS], els]
+            if kind == "click":
+                pools.insert(0, [e for e in els if e.interactive])
         for pool in pools:
             try:
                 return locate(pool, q)
@@ -114,13 +123,17 @@ def pick(model: Iterable[Element], t: Target, kind: str) -> Element:
 
 
 def same_element(model: Iterable[Element], e: Element) -> Element | None:
-    """``e`` in a later snapshot: the same id, else the same role over the same place."""
+    """``e`` in a later snapshot: the same id, else the same role over the same place, else the same
+    name over the same place (pixels can change a control's look — a selected value highlighted)."""
     els = list(model)
     hit = next((x for x in els if x.id == e.id), None)
     if hit is not None:
         return hit
-    best = max((x for x in els if x.role == e.role), key=lambda x: iou(x.bounds, e.bounds), default=None)
-    return best if best is not None and iou(best.bounds, e.bounds) >= 0.5 else None
+    for same in (lambda x: x.role == e.role, lambda x: x.interactive and bool(e.name) and x.name == e.name):
+        best = max((x for x in els if same(x)), key=lambda x: iou(x.bounds, e.bounds), default=None)
+        if best is not None and iou(best.bounds, e.bounds) >= 0.5:
+            return best
+    return None
 
 
 class Finder:
@@ -173,23 +186,46 @@ class Finder:
         candidates and the saved screenshot) or ``ElementAmbiguous`` when it cannot be told."""
         if not self.uses_elements(t):
             return self.grounded(self.grounder_query(t, kind), timeout)
-        deadline, fresh = time.monotonic() + timeout, False
+        start = time.monotonic()
+        deadline, fresh, tried = start + timeout, False, not self.ocr_can_try(t)
         while True:
+            model = self.model(fresh)
             try:
-                return Hit.of(self._located(self.model(fresh), t, kind))
+                return Hit.of(self._located(model, t, kind))
             except ElementMissing as e:
                 missing = e
-            if time.monotonic() >= deadline:
+            now = time.monotonic()
+            # pixels get a look once the model has not had it for a second (or shows only its label: a
+            # field it did not recognise), and again at the deadline
+            if not tried and (now - start >= min(OCR_AFTER_S, timeout) or self._label_only(model, t, kind)):
+                tried = True
+                hit = self._ocr(t, kind)
+                if hit is not None:
+                    return hit
+            if now >= deadline:
                 break
             time.sleep(0.05)
             fresh = True
+        hit = self._ocr(t, kind) if self.ocr_can_try(t) else None
+        if hit is not None:
+            return hit
+        raise TargetError(f"{missing}; screenshot {self.save_shot(self.shot(), 'not-found')}") from None
+
+    def _ocr(self, t: Target, kind: str) -> Hit | None:
         shot = self.shot()
-        if self.ocr_can_try(t):
-            try:
-                return Hit.of_match(self.grounder.locate(shot, self.grounder_query(t, kind)), fallback=True)
-            except GroundingError:
-                pass
-        raise TargetError(f"{missing}; screenshot {self.save_shot(shot, 'not-found')}") from None
+        t0 = time.perf_counter()
+        try:
+            return Hit.of_match(self.grounder.locate(shot, self.grounder_query(t, kind)), fallback=True)
+        except GroundingError:
+            return None
+        finally:
+            self.spent += time.perf_counter() - t0
+
+    @staticmethod
+    def _label_only(model: ScreenModel, t: Target, kind: str) -> bool:
+        """A field's label is on screen but no field goes by it: the model missed the field."""
+        return kind == "field" and bool(t.text) and any(
+            not e.interactive and name_score(t.text, e.name) >= 0.9 for e in model)
 
     def find_now(self, t: Target, kind: str) -> Hit | None:
         """``t`` on the current screen without waiting, or None; ambiguity is still an error."""
@@ -202,12 +238,7 @@ class Finder:
             return Hit.of(self._located(self.model(), t, kind))
         except ElementMissing:
             pass
-        if self.ocr_can_try(t):
-            try:
-                return Hit.of_match(self.grounder.locate(self.shot(), self.grounder_query(t, kind)), fallback=True)
-            except ElementNotFound:
-                return None
-        return None
+        return self._ocr(t, kind) if self.ocr_can_try(t) else None
 
     def element(self, q: ElementQuery, timeout: float, pool: Callable[[ScreenModel], Iterable[Element]] | None = None,
                 ) -> Element:
@@ -279,11 +310,14 @@ class Finder:
         deadline, fresh = time.monotonic() + timeout, False
         while True:
             shot = self.shot(fresh)
+            t0 = time.perf_counter()
             try:
                 return Hit.of_match(self.grounder.locate(shot, q))
             except ElementNotFound as e:
                 if time.monotonic() >= deadline:
                     raise TargetError(str(e.with_screenshot(self.save_shot(shot, "not-found")))) from None
+            finally:
+                self.spent += time.perf_counter() - t0
             time.sleep(0.05)
             fresh = True
 
