@@ -173,6 +173,7 @@ def find_carets(ink: np.ndarray, boxes: list[Box]) -> list[tuple[int, int, int, 
             band = sub[top:bot + 1].copy()
             band[:, max(0, c0 - 1):c1 + 1] = False
             cols = np.nonzero(band.any(axis=0))[0]
+            cols = cols[np.abs(cols - k) <= 2 * (bot - top + 1)]  # the letters beside it, not a spin arrow
             if len(cols) == 0:
                 if run[k] < 0.5 * min(b.h, 40) and b.h <= 60:
                     continue

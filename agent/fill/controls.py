@@ -8,7 +8,8 @@ reads 'ada@example.or'"), and the row's ``on_error`` policy decides what happens
 
 How values are compared: the accessibility tree gives the exact text, so a tree element must match
 exactly (whitespace aside); the visual parse reads pixels with OCR, so there case, a character in
-ten, the usual confusions (0/o, 1/l/I) and a long value scrolled out of a narrow field are forgiven.
+ten, the usual confusions (0/o, 1/l/I), stray marks (a caret's or border's stub read as "'" or "|")
+and a long value scrolled out of a narrow field are forgiven.
 
 Drop-down lists: a read-only combobox is opened with a click and the option clicked in the list the
 element model sees; a long list is scrolled with the mouse wheel over it until the option shows (down
@@ -27,7 +28,7 @@ from rapidfuzz import fuzz
 from actions import secrets
 from actions.space import Hotkey, KeyPress, Scroll, TypeText
 from agent.elements.ground import ElementAmbiguous, ElementMissing, ElementQuery, contains_words, locate
-from agent.elements.model import Element, distance
+from agent.elements.model import TEXT_INPUTS, Element, distance
 from agent.fill import pixels
 from agent.fill.script import CheckStep, ChooseStep, SelectStep, TypeStep, as_bool
 from agent.fill.targets import Hit, StepFailed, same_element
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
 OPTION_ROLES = frozenset({"option", "listitem", "menuitem"})
 #: Wheel clicks per scroll of a list, and how many scrolls one list may take.
 SCROLL_CLICKS, MAX_SCROLLS = 2, 40
+_STRAY = set("'`|!.,:;_")
 _CONFUSED = str.maketrans({"o": "0", "l": "1", "i": "1", "|": "1"})
 
 
@@ -54,6 +56,8 @@ def same_text(want: str, got: str | None, *, exact: bool, contains: bool = False
         return True
     if exact or not w or not g:
         return False
+    stray = {ch for ch in g if ch in _STRAY and ch not in w}  # a border or caret stub read as a mark
+    g = "".join(ch for ch in g if ch not in stray)
     wc, gc = w.replace(" ", "").lower().translate(_CONFUSED), g.replace(" ", "").lower().translate(_CONFUSED)
     if wc == gc or (contains and wc in gc):
         return True
@@ -81,22 +85,53 @@ class Controls:
 
     # type ----------------------------------------------------------------------------------------
     def type_into(self, v: TypeStep, desc: str, timeout: float) -> None:
+        """Click the field (``into``) or keep the keyboard focus, empty it when it shows a value (or as
+        ``clear`` says), type, read the value back, then Enter if asked."""
         text = v.text
         if v.into is not None:
             hit = self.finder.find(v.into, "field", timeout)
             self.fill.click(hit, desc)
-            field = hit.element
-        else:
+            field, fields = hit.element, None
+        else:  # the focused field: the tree knows it; pixels guess (a caret, a focus ring)
             field = self.finder.focused()
+            model = self.finder.model()
+            fields = [e for e in model if e.role in TEXT_INPUTS] if model is not None else None
         had = (field.value or "") if field is not None else ""
         clear = v.clear if v.clear is not None else bool(had.strip())
         if clear:
             self.clear(field)
         self.fill.act(TypeText(text), desc)
-        if field is not None and not secrets.has_secret(text):
-            self.read_back(field, text, contains=bool(had.strip()) and not clear, timeout=timeout)
+        if not secrets.has_secret(text):
+            if fields is not None and (field is None or not exact(field)):
+                self._typed_somewhere(fields, text, contains=bool(had.strip()) and not clear, timeout=timeout)
+            elif field is not None:
+                self.read_back(field, text, contains=bool(had.strip()) and not clear, timeout=timeout)
         if v.enter:
             self.fill.act(KeyPress("enter"), desc)
+
+    def _typed_somewhere(self, before: list[Element], want: str, *, contains: bool, timeout: float) -> None:
+        """After typing blind (no target, focus known only from pixels): the field whose value changed
+        must hold ``want``; the field that changed is the one that had the focus."""
+        def ok(e: Element) -> bool:
+            return same_text(want, e.value, exact=exact(e), contains=contains)
+
+        deadline, fresh = time.monotonic() + timeout, False
+        while True:
+            now = [e for e in self.finder.model(fresh) if e.role in TEXT_INPUTS]
+            changed = []
+            for e in now:
+                old = same_element(before, e)
+                if old is None or _flat(old.value) != _flat(e.value):
+                    changed.append(e)
+            if any(ok(e) for e in changed):
+                return
+            if time.monotonic() >= deadline:
+                if not changed:
+                    raise StepFailed(f"typed {want!r} into the focused field but no field on screen shows it")
+                raise StepFailed(f"typed {want!r} into the focused field but "
+                                 + "; ".join(f"{e.label()} reads {e.value or ''!r}" for e in changed[:3]))
+            time.sleep(0.05)
+            fresh = True
 
     def clear(self, field: Element | None) -> None:
         """Select the field's whole text and delete it (a text area: from its end to its start)."""

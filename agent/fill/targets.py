@@ -34,7 +34,7 @@ from agent.elements.ground import ElementAmbiguous, ElementMissing, ElementQuery
 from agent.elements.model import TEXT_INPUTS, Element, ScreenModel, iou
 from agent.fill.script import Target
 from agent.steps import StepRunner
-from model.grounding import ElementNotFound, Grounder, GroundingError, Match, Query, Shot
+from model.grounding import ElementNotFound, Grounder, Match, Query, Shot
 
 #: Roles a step kind looks for when its target names none (tried in order).
 KIND_ROLES: dict[str, tuple[str | None, ...]] = {
@@ -216,7 +216,7 @@ class Finder:
         t0 = time.perf_counter()
         try:
             return Hit.of_match(self.grounder.locate(shot, self.grounder_query(t, kind)), fallback=True)
-        except GroundingError:
+        except ElementNotFound:
             return None
         finally:
             self.spent += time.perf_counter() - t0
