@@ -83,8 +83,10 @@ class Hit:
         b = self.box
         out = {"box": [round(b.left, 1), round(b.top, 1), round(b.width, 1), round(b.height, 1)],
                "score": round(self.score, 3), "method": self.method, "text": self.text}
-        if self.element is not None:
-            out["element"] = {"id": self.element.id, "role": self.element.role, "name": self.element.name}
+        e = self.element
+        if e is not None:
+            out["element"] = {"id": e.id, "role": e.role, "name": e.name,
+                              **{k: v for k, v in (("row", e.row), ("group", e.group)) if v}}
         return out
 
 
