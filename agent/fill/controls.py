@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 #: Roles of the entries of an open list (a drop-down's options, an autocomplete's suggestions).
 OPTION_ROLES = frozenset({"option", "listitem", "menuitem"})
 #: Wheel clicks per scroll of a list, and how many scrolls one list may take.
-SCROLL_CLICKS, MAX_SCROLLS = 2, 40
+SCROLL_CLICKS, MAX_SCROLLS = 1, 80
 _STRAY = set("'`|!.,:;_")
 _CONFUSED = str.maketrans({"o": "0", "l": "1", "i": "1", "|": "1"})
 
