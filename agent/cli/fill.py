@@ -54,7 +54,12 @@ def fill(
     virtual: Annotated[bool, typer.Option("--virtual", help="Run on a fresh virtual desktop.")] = False,
     size: Annotated[str, typer.Option(help="Virtual screen size with --virtual.")] = "1280x800",
     ocr: Annotated[str, typer.Option(help="Offline OCR engine: rapidocr or tesseract.")] = "rapidocr",
-    grounder: Annotated[str, typer.Option(help="auto (offline, VLM fallback when a model is set), offline, vlm, chain.")] = "auto",
+    grounder: Annotated[str, typer.Option(help=(
+        "Pixel grounding for image and description targets and the fallback: auto (offline, VLM when a model "
+        "is set), offline, vlm, chain."))] = "auto",
+    elements: Annotated[bool, typer.Option("--elements/--no-elements", help=(
+        "Find targets on the screen element model (default); --no-elements grounds every target with --grounder "
+        "alone (nothing read back)."))] = True,
     model_url: ModelUrlOpt = None,
     model: ModelNameOpt = None,
     api_key: ApiKeyOpt = None,
@@ -154,9 +159,11 @@ def fill(
                 raise fail(str(e))
         settle = SettleConfig(interval=0.03, stable_for=settle_ms / 1000, timeout=3.0)
         runner = StepRunner(ex, screen, writer, settle=settle, elements=element_modeler())
-        filler = FillRunner(script, runner, ground, out=folder)
+        filler = FillRunner(script, runner, ground, out=folder, elements=elements)
         store = fill_apps.start(stack, app_name, folder, fill_apps.shows(filler)) if app_name else None
-        console.print(f"[bold]{shown(script.name)}[/]: {len(plan.todo)} of {len(rows)} rows · grounder {ground.name} "
+        how = (f"elements ({'+'.join(runner.modeler.sources)}), {ground.name} for images and fallback" if elements
+               else f"grounder {ground.name}")
+        console.print(f"[bold]{shown(script.name)}[/]: {len(plan.todo)} of {len(rows)} rows · {how} "
                       f"· run {folder}" + (f" · {len(plan.settle)} uncertain to settle" if plan.settle else "")
                       + (" · [yellow]dry run[/]" if dry_run else ""))
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn

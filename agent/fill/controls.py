@@ -30,7 +30,7 @@ from actions.space import Hotkey, KeyPress, Scroll, TypeText
 from agent.elements.ground import ElementAmbiguous, ElementMissing, ElementQuery, contains_words, locate
 from agent.elements.model import TEXT_INPUTS, Element, distance
 from agent.fill import pixels
-from agent.fill.script import CheckStep, ChooseStep, SelectStep, TypeStep, as_bool
+from agent.fill.script import CheckStep, ChooseStep, SelectStep, Target, TypeStep, as_bool
 from agent.fill.targets import Hit, StepFailed, same_element
 
 if TYPE_CHECKING:
@@ -263,12 +263,21 @@ class Controls:
                          f"(it offers {len(seen)}: {', '.join(repr(n) for n in seen[:40])})")
 
     # choose, check -------------------------------------------------------------------------------
+    def radio(self, v: ChooseStep, timeout: float) -> Hit:
+        """The radio ``option`` of group ``group``; without the element model, the option's text
+        nearest the group's caption (found by the pixel grounder)."""
+        if self.finder.modeler is None:
+            return self.finder.find(Target(text=v.option, near=v.group), "radio", timeout)
+        return Hit.of(self.finder.element(ElementQuery(role="radio", name=v.option, group=v.group), timeout))
+
     def choose(self, v: ChooseStep, desc: str, timeout: float) -> None:
-        q = ElementQuery(role="radio", name=v.option, group=v.group)
-        e = self.finder.element(q, timeout)
+        hit = self.radio(v, timeout)
+        e = hit.element
+        if e is None:  # found on pixels: clicked, not read back
+            return self.fill.click(hit, desc)
         if e.checked:
             return
-        self.fill.click(Hit.of(e), desc)
+        self.fill.click(hit, desc)
         cur = self.finder.again(e, lambda x: x.checked is True, timeout)
         if cur is None or cur.checked is not True:
             raise StepFailed(f"clicked {e.label()} in group {v.group!r} but it reads "

@@ -93,6 +93,8 @@ def _nav(model: Iterable[Element], forward: bool) -> Element | None:
 def pick_date(fill: "FillRunner", v: DateStep, desc: str, timeout: float) -> None:
     d = parse_date(v.value)
     finder = fill.finder
+    if finder.modeler is None:
+        raise StepFailed("date steps read the date picker from the screen element model (not with --no-elements)")
     if v.field is not None:
         fill.click(finder.find(v.field, "click", timeout), desc)
     deadline, fresh, day = time.monotonic() + timeout, False, None

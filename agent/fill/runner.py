@@ -84,11 +84,12 @@ class _Skip(Exception):
 
 class FillRunner:
     def __init__(self, script: Script, runner: StepRunner, grounder: Grounder, *, out: Path,
-                 on_step: Callable[[int, int, str], None] | None = None) -> None:
+                 on_step: Callable[[int, int, str], None] | None = None, elements: bool = True) -> None:
         self.script, self.runner, self.grounder = script, runner, grounder
         self.out = out
         self.on_step = on_step or (lambda row, i, desc: None)
-        self.finder = Finder(runner, grounder, base=script.path.parent if script.path else None, save_shot=self.save_shot)
+        self.finder = Finder(runner, grounder, base=script.path.parent if script.path else None, save_shot=self.save_shot,
+                             elements=elements)  # elements=False: every target through ``grounder`` alone
         self.controls = Controls(self)
         self._row, self._step = 0, 0
         self._spent_mark = 0.0  # ``finder.spent`` at the last action (each action records the grounding since)
@@ -309,9 +310,7 @@ class FillRunner:
                     continue
                 v = getattr(s, s.action)
                 if s.action == "choose":
-                    from agent.elements.ground import ElementQuery
-
-                    hit = Hit.of(self.finder.element(ElementQuery(role="radio", name=v.option, group=v.group), 0))
+                    hit = self.controls.radio(v, 0)
                 else:
                     kind, target = _TARGETS[s.action]
                     if target(v) is None:

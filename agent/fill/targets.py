@@ -142,9 +142,11 @@ class Finder:
     """Targets on the current screen for one fill run (see the module docstring)."""
 
     def __init__(self, runner: StepRunner, grounder: Grounder, *, base: Path | None,
-                 save_shot: Callable[[Shot, str], str]) -> None:
+                 save_shot: Callable[[Shot, str], str], elements: bool = True) -> None:
         self.runner, self.grounder, self.base = runner, grounder, base
         self.save_shot = save_shot
+        #: The element model that finds targets (None: every target goes to ``grounder``).
+        self.modeler = runner.modeler if elements else None
         self._templates: dict[str, Image.Image] = {}
         self.spent = 0.0  # seconds in element snapshots and queries (cumulative)
 
@@ -160,13 +162,13 @@ class Finder:
 
     def model(self, fresh: bool = False) -> ScreenModel | None:
         """The element model of the current screen (None without an element modeler)."""
-        if self.runner.modeler is None:
+        if self.modeler is None:
             return None
         obs = self.runner.observe(fresh=fresh)  # the settle wait is not grounding
         if obs is None:
             raise TargetError("no screen to look at (a display is needed to find elements)")
         t = time.perf_counter()
-        m = self.runner.modeler.snapshot(obs.frame)
+        m = self.modeler.snapshot(obs.frame)
         self.spent += time.perf_counter() - t
         return m
 
@@ -180,7 +182,7 @@ class Finder:
     # finding -----------------------------------------------------------------------------------
     def uses_elements(self, t: Target) -> bool:
         """Image targets are template matching, bare descriptions the VLM; the rest are elements."""
-        return self.runner.modeler is not None and not t.image and not (
+        return self.modeler is not None and not t.image and not (
             t.description and not (t.text or t.row or t.role))
 
     def find(self, t: Target, kind: str, timeout: float) -> Hit:
@@ -276,7 +278,7 @@ class Finder:
     def focused(self) -> Element | None:
         """The text field with keyboard focus: the tree's answer, else the snapshot's (a caret or a
         focus ring); None when neither knows."""
-        modeler = self.runner.modeler
+        modeler = self.modeler
         if modeler is None:
             return None
         e = None
