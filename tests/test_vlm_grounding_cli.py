@@ -1,5 +1,6 @@
-"""GLM-4.5V grounding through the CLI, end to end on Xvfb: ``agent fill --grounder vlm --no-elements`` and ``agent
-replay`` falling back to the VLM, both against the local OpenAI-compatible fake server.
+"""GLM-4.5V grounding through the CLI, end to end on Xvfb: ``agent fill --grounder vlm --no-elements``
+(every target through the VLM, not the element model) and ``agent replay`` falling back to the VLM, both
+against the local OpenAI-compatible fake server.
 
 The fake answers every grounding request the way GLM-4.5V does — a box in thousandths of the image it
 received, inside ``<|begin_of_box|>…<|end_of_box|>`` — computed from the app's *own* state file (widget
