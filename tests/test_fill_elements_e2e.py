@@ -57,7 +57,8 @@ def test_intake_filled_from_csv_by_labels_alone(xdisplay, tmp_path):
     assert methods == {"element:visual"}, methods  # every target from the element model, no pixel fallback
     scrolls = [s for s in steps if s["action"]["type"] == "scroll"]
     assert scrolls, "a country past the first screenful of the list needs the list scrolled"
-    options = [s["match"]["element"]["name"] for s in steps if (s.get("match") or {}).get("element", {}).get("role") == "option"]
+    options = [s["match"]["element"]["name"] for s in steps
+               if (s.get("match") or {}).get("element", {}).get("role") == "option"]
     assert options == [r["country"] for r in rows]
     assert "4 intakes" in r.stdout
 

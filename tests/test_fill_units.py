@@ -78,6 +78,9 @@ def test_pick_prefers_controls_then_texts_then_containers_and_names_candidates()
         pick(FORM, Target(text="Email address line 2"), "field")
     assert "closest on screen: entry 'Email'" in str(miss.value)
     assert pick(FORM, Target(text="Age", region=(0, 200, 180, 80)), "field").name == "Age"
+    # near: the anchor may be any element (a label), the candidates stay controls
+    assert pick(FORM, Target(role="spinbox", near="Children"), "field").name == "Children"
+    assert pick(FORM, Target(text="Select", near="Email"), "click").bounds.top == 320
 
 
 def test_read_back_finds_the_same_element_even_when_pixels_changed_its_look():

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 from rapidfuzz import fuzz
 
 from actions import secrets
+from actions.coords import Rect
 from actions.space import Hotkey, KeyPress, Scroll, TypeText
 from agent.elements.ground import ElementAmbiguous, ElementMissing, ElementQuery, contains_words, locate
 from agent.elements.model import TEXT_INPUTS, Element, distance
@@ -99,7 +100,7 @@ class Controls:
         had = (field.value or "") if field is not None else ""
         clear = v.clear if v.clear is not None else bool(had.strip())
         if clear:
-            self.clear(field)
+            self.clear(field, desc)
         self.fill.act(TypeText(text), desc)
         if not secrets.has_secret(text):
             if fields is not None and (field is None or not exact(field)):
@@ -133,16 +134,16 @@ class Controls:
             time.sleep(0.05)
             fresh = True
 
-    def clear(self, field: Element | None) -> None:
+    def clear(self, field: Element | None, desc: str) -> None:
         """Select the field's whole text and delete it (a text area: from its end to its start)."""
-        multi = field is not None and (field.role == "textarea" or field.has("multiline"))
-        if multi:
-            self.fill.act(Hotkey(("ctrl", "end")), "clear")
-            self.fill.act(Hotkey(("ctrl", "shift", "home")), "clear")
+        desc = f"{desc}: empty the field first"
+        if field is not None and (field.role == "textarea" or field.has("multiline")):
+            self.fill.act(Hotkey(("ctrl", "end")), desc)
+            self.fill.act(Hotkey(("ctrl", "shift", "home")), desc)
         else:
-            self.fill.act(KeyPress("end"), "clear")
-            self.fill.act(Hotkey(("shift", "home")), "clear")
-        self.fill.act(KeyPress("backspace"), "clear")
+            self.fill.act(KeyPress("end"), desc)
+            self.fill.act(Hotkey(("shift", "home")), desc)
+        self.fill.act(KeyPress("backspace"), desc)
 
     def read_back(self, field: Element, want: str, *, contains: bool = False, timeout: float = 3.0) -> Element:
         """``field`` from a fresh snapshot once it holds ``want`` (waiting up to ``timeout`` on a
@@ -168,7 +169,7 @@ class Controls:
         self.fill.click(hit, desc)
         if takes_text:
             if e.value:
-                self.clear(e)
+                self.clear(e, desc)
             self.fill.act(TypeText(option), desc)
             # an autocomplete (the tree says so) shows suggestions a moment later: wait for them
             self._suggested(e, option, desc, timeout if e.role == "combobox" and exact(e) else 0.0)
@@ -264,11 +265,18 @@ class Controls:
 
     # choose, check -------------------------------------------------------------------------------
     def radio(self, v: ChooseStep, timeout: float) -> Hit:
-        """The radio ``option`` of group ``group``; without the element model, the option's text
+        """The radio ``option`` of group ``group``; where the element model has none, the option's text
         nearest the group's caption (found by the pixel grounder)."""
+        by_text = Target(text=v.option, near=v.group)
         if self.finder.modeler is None:
-            return self.finder.find(Target(text=v.option, near=v.group), "radio", timeout)
-        return Hit.of(self.finder.element(ElementQuery(role="radio", name=v.option, group=v.group), timeout))
+            return self.finder.find(by_text, "radio", timeout)
+        try:
+            return Hit.of(self.finder.element(ElementQuery(role="radio", name=v.option, group=v.group), timeout))
+        except StepFailed:  # no such radio in the model: the option's text beside the caption, on pixels
+            hit = self.finder.ocr(by_text, "radio")
+            if hit is None:
+                raise
+            return hit
 
     def choose(self, v: ChooseStep, desc: str, timeout: float) -> None:
         hit = self.radio(v, timeout)
@@ -298,8 +306,6 @@ class Controls:
             raise StepFailed(f"clicked {e.label()} to {'tick' if want else 'untick'} it but it reads {state}")
 
 
-def _union(rects):
-    from actions.coords import Rect
-
+def _union(rects: list[Rect]) -> Rect:
     left, top = min(r.left for r in rects), min(r.top for r in rects)
     return Rect(left, top, max(r.right for r in rects) - left, max(r.bottom for r in rects) - top)

@@ -53,7 +53,8 @@ def written(d: dt.date) -> list[str]:
     """How pickers and forms write ``d``: "1 December 2026", "December 1, 2026", ISO, numeric."""
     month = MONTHS[d.month - 1].capitalize()
     return [f"{d.day} {month} {d.year}", f"{month} {d.day}, {d.year}", d.isoformat(),
-            f"{d.day:02d}/{d.month:02d}/{d.year}", f"{d.month:02d}/{d.day:02d}/{d.year}", f"{d.day:02d}.{d.month:02d}.{d.year}"]
+            f"{d.day:02d}/{d.month:02d}/{d.year}", f"{d.month:02d}/{d.day:02d}/{d.year}",
+            f"{d.day:02d}.{d.month:02d}.{d.year}"]
 
 
 def shows(e: Element, d: dt.date) -> bool:

@@ -60,8 +60,9 @@ def screen_texts(model) -> list[str]:
     out, line, last = [], [], None
     for e in reading_order(x for x in model if x.role in _LINE_ROLES and x.name):
         b = e.bounds
-        if last is not None and abs((b.top + b.height / 2) - (last.top + last.height / 2)) <= max(b.height, last.height) / 2 \
-                and 0 <= b.left - last.right <= 2.5 * max(b.height, last.height):
+        h = max(b.height, last.height) if last is not None else 0
+        if last is not None and abs((b.top + b.height / 2) - (last.top + last.height / 2)) <= h / 2 \
+                and 0 <= b.left - last.right <= 2.5 * h:
             line.append(e.name)
         else:
             if len(line) > 1:
@@ -319,7 +320,8 @@ class FillRunner:
             except (StepFailed, GroundingError, MissingValue) as e:
                 problems.append(f"step {i} ({step.describe()}): {e}")
                 continue
-            (x0, y0), (x1, y1) = shot.map.screen_to_image(hit.box.left, hit.box.top), shot.map.screen_to_image(hit.box.right, hit.box.bottom)
+            x0, y0 = shot.map.screen_to_image(hit.box.left, hit.box.top)
+            x1, y1 = shot.map.screen_to_image(hit.box.right, hit.box.bottom)
             draw.rectangle([x0, y0, x1, y1], outline=(0, 200, 0), width=3)
             draw.text((x1 + 4, y0), f"{i}: {secrets.mask(step.describe())}", fill=(220, 0, 0))
         for k, p in enumerate(problems):

@@ -24,14 +24,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from PIL import Image
 
-from actions.coords import Rect
+from actions.coords import ImageMap, Rect
 from agent.elements.ground import ElementAmbiguous, ElementMissing, ElementQuery, locate, name_score
-from agent.elements.model import TEXT_INPUTS, Element, ScreenModel, iou
+from agent.elements.model import TEXT_INPUTS, Element, ScreenModel, distance, iou
 from agent.fill.script import Target
 from agent.steps import StepRunner
 from model.grounding import ElementNotFound, Grounder, Match, Query, Shot
@@ -116,12 +116,31 @@ def pick(model: Iterable[Element], t: Target, kind: str) -> Element:
                 pools.insert(0, [e for e in els if e.interactive])
         for pool in pools:
             try:
-                return locate(pool, q)
+                return _near(locate(pool, replace(q, near=None)), q, els) if q.near else locate(pool, q)
+            except ElementAmbiguous as e:
+                if not q.near:
+                    raise
+                return _near(e.candidates, q, els)
             except ElementMissing as e:
                 if pool is els and first is None:
                     first = e
     assert first is not None
     raise first
+
+
+def _near(found: Element | list[Element], q: ElementQuery, els: list[Element]) -> Element:
+    """The candidate nearest the ``near`` anchor, which may be any element on screen (a heading, a
+    label) whatever the pool the candidates came from; one candidate needs no anchor."""
+    if isinstance(found, Element):
+        return found
+    anchors = [e for e in els if name_score(q.near or "", e.name) >= 0.8 and e not in found]
+    if not anchors:
+        raise ElementMissing(ElementQuery(name=q.near), detail=f" (the 'near' anchor of {q.describe()})")
+    ax, ay = max(anchors, key=lambda e: name_score(q.near or "", e.name)).center
+    ranked = sorted(found, key=lambda e: distance(e.bounds, ax, ay))
+    if distance(ranked[1].bounds, ax, ay) - distance(ranked[0].bounds, ax, ay) < 5:
+        raise ElementAmbiguous(q, ranked)
+    return ranked[0]
 
 
 def same_element(model: Iterable[Element], e: Element) -> Element | None:
@@ -152,8 +171,6 @@ class Finder:
 
     # screens -----------------------------------------------------------------------------------
     def shot(self, fresh: bool = False) -> Shot:
-        from actions.coords import ImageMap
-
         obs = self.runner.observe(fresh=fresh)
         if obs is None:
             raise TargetError("no screen to look at (a display is needed to find elements)")
@@ -198,24 +215,25 @@ class Finder:
                 return Hit.of(self._located(model, t, kind))
             except ElementMissing as e:
                 missing = e
-            now = time.monotonic()
+            now, looked = time.monotonic(), False
             # pixels get a look once the model has not had it for a second (or shows only its label: a
             # field it did not recognise), and again at the deadline
             if not tried and (now - start >= min(OCR_AFTER_S, timeout) or self._label_only(model, t, kind)):
-                tried = True
-                hit = self._ocr(t, kind)
+                tried = looked = True
+                hit = self.ocr(t, kind)
                 if hit is not None:
                     return hit
             if now >= deadline:
                 break
             time.sleep(0.05)
             fresh = True
-        hit = self._ocr(t, kind) if self.ocr_can_try(t) else None
+        hit = self.ocr(t, kind) if self.ocr_can_try(t) and not looked else None
         if hit is not None:
             return hit
         raise TargetError(f"{missing}; screenshot {self.save_shot(self.shot(), 'not-found')}") from None
 
-    def _ocr(self, t: Target, kind: str) -> Hit | None:
+    def ocr(self, t: Target, kind: str) -> Hit | None:
+        """``t`` by the pixel grounder on the current screen, marked as the fallback; None: not there."""
         shot = self.shot()
         t0 = time.perf_counter()
         try:
@@ -242,17 +260,16 @@ class Finder:
             return Hit.of(self._located(self.model(), t, kind))
         except ElementMissing:
             pass
-        return self._ocr(t, kind) if self.ocr_can_try(t) else None
+        return self.ocr(t, kind) if self.ocr_can_try(t) else None
 
-    def element(self, q: ElementQuery, timeout: float, pool: Callable[[ScreenModel], Iterable[Element]] | None = None,
-                ) -> Element:
+    def element(self, q: ElementQuery, timeout: float) -> Element:
         """One element for an element query (no pixel fallback), waiting up to ``timeout``."""
         deadline, fresh = time.monotonic() + timeout, False
         while True:
             model = self.model(fresh)
             t0 = time.perf_counter()
             try:
-                return locate(list(pool(model)) if pool else model, q)
+                return locate(model, q)
             except ElementMissing as e:
                 missing = e
             finally:
