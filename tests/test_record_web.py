@@ -99,10 +99,18 @@ def test_the_recording_names_elements_choices_and_effects(recording):
 
 
 def test_a_same_window(recording, a11y_display, tmp_path):
+    from agent.trajectory import read_trajectory
+    from tests.canary import assert_absent, assert_not_in_pictures
+
     rec, b = recording
     r, booked = replay_on(a11y_display.env, tmp_path, rec)
     assert r.returncode == 0, r.stdout + r.stderr
     assert booked == [b.row()]
+    # the card number, typed into a field that shows it, is in no file and no saved picture (OCR)
+    card_at = next(i for i, s in enumerate(read_trajectory(rec).steps) if s.get("secret"))
+    assert_absent(CARD, rec, tmp_path / "replay", *tmp_path.glob("*report*.html"))
+    digits = CARD.replace(" ", "")[4:12]
+    assert assert_not_in_pictures(digits, rec, card_at) >= 2 and assert_not_in_pictures(digits, tmp_path / "replay", card_at) >= 2
 
 
 def test_b_window_moved_and_resized(recording, a11y_display, tmp_path):
