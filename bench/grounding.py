@@ -1,6 +1,6 @@
-"""Offline grounding benchmark: locate time and precision, rapidocr and tesseract side by side.
+"""Grounding benchmark: OCR locate time and precision, and fill on the element model against OCR and a person.
 
-    python bench/grounding.py [--screens 24] [--engines rapidocr,tesseract] [--repeat 5]
+    python bench/grounding.py [--screens 24] [--engines rapidocr,tesseract] [--repeat 5] [--parts ocr,precision,fill]
 
 1. **Time to locate** a labeled field ("the input right of 'Postcode'") on generated 1280x800 and
    1920x1080 screens:
@@ -17,15 +17,29 @@
    some fields already filled: the share of labels whose located field centre lies inside the true
    field box, and the share of label texts found inside the true label box.
 
+3. **Fill on real apps** (``--fill``, on by default): ``agent fill`` itself, run as a person would run
+   it (``--virtual --app ...``), on the intake form (Tk: the visual parse) at 1280x800 and 1920x1080
+   and on Rail&Go in Chromium (the accessibility tree) at 1280x800:
+   * *grounding per action, warm*: the seconds the element model spent per action (snapshots of the
+     settled screen, queries, read-backs), from the trajectory's ``ground_s``, rows after the first;
+   * *the old OCR path* on the very same frames (the trajectory's screenshots, in order, through
+     the OCR text grounder with its cache warm): one ``locate`` per action, without read-backs;
+   * *a row against a person*: fill's time per row (from its results) against a person's, taken as
+     1 s per action (a click, a scroll, a key, a typed text) plus typing at 5 characters a second.
+
 Figures are medians over ``--repeat`` runs, in milliseconds, on this machine's CPU.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import random
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -162,12 +176,95 @@ def precision(engine_name: str, screens: int) -> dict[str, float]:
             "seconds": time.perf_counter() - t, "misses": misses}
 
 
+# --- fill on real apps ----------------------------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parents[1]
+PERSON_S_PER_ACTION, PERSON_CHARS_PER_S = 1.0, 5.0
+FILL_RUNS = (  # name, example, --app, screen size, extra options
+    ("intake (Tk, visual)", "intake", "intake", "1280x800", []),
+    ("intake (Tk, visual)", "intake", "intake", "1920x1080", []),
+    ("Rail&Go (Chromium, a11y)", "web", "web", "1280x800", ["--yes"]),
+)
+
+
+def run_fill(example: str, app: str, size: str, extra: list[str], out: Path) -> dict:
+    """``agent fill`` on a fresh virtual desktop; the run folder's results and trajectory."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AGENT_")}
+    env["AGENT_CONFIG"] = "/nonexistent/agent.toml"
+    script = ROOT / "examples" / example / "fill.yaml"
+    r = subprocess.run([sys.executable, "-m", "agent", "fill", str(script), "--app", app, "--virtual", "--size", size,
+                        "--out", str(out), "--no-kill-hotkey", *extra], capture_output=True, text=True, env=env,
+                       cwd=ROOT, stdin=subprocess.DEVNULL, timeout=1800)
+    if r.returncode != 0:
+        raise RuntimeError(f"agent fill {example} exited {r.returncode}: {r.stdout[-1500:]}{r.stderr[-1500:]}")
+    steps = [json.loads(line) for line in (out / "trajectory" / "steps.jsonl").read_text().splitlines()]
+    return {"rows": json.loads((out / "results.json").read_text())["rows"], "steps": steps}
+
+
+def person_s(steps: list[dict]) -> float:
+    typed = sum(len(s["action"].get("text", "")) for s in steps if s["action"]["type"] == "type")
+    return len(steps) * PERSON_S_PER_ACTION + typed / PERSON_CHARS_PER_S
+
+
+def ocr_per_action(steps: list[dict], folder: Path, engine: str = "rapidocr") -> list[float]:
+    """The old path on the same frames: one OCR locate per element-found action, cache warm (row 1
+    warms it, untimed), in the order fill met them."""
+    from model.grounders import OfflineGrounder
+
+    g = OfflineGrounder(engine)
+    out = []
+    for s in steps:
+        e = (s.get("match") or {}).get("element")
+        if not e or not s.get("screenshot") or not e.get("name"):
+            continue
+        img = Image.open(folder / "trajectory" / s["screenshot"]).convert("RGB")
+        left, top, w, h = s["screen_area"]
+        role = "field" if e["role"] in ("entry", "textarea", "spinbox", "combobox") else "any"
+        q = Query(text=e["name"], role=role)
+        t = time.perf_counter()
+        try:
+            g.locate(Shot.full(img, left, top, img.width / w), q)
+        except GroundingError:
+            pass
+        if s["row"] > 1:
+            out.append(time.perf_counter() - t)
+    return out
+
+
+def fill_figures(repeat_dir: Path) -> None:
+    print("\nfill on real apps: `agent fill --virtual --app NAME` (2-core CPU; rows after the first = warm)")
+    print(f"{'app':<26} {'screen':<10} {'rows':>4} {'actions/row':>11} {'elements ms/action p50':>23} "
+          f"{'OCR ms/action p50':>18} {'ratio':>6} {'fill s/row':>10} {'person s/row':>12} {'fill/person':>11}")
+    for name, example, app, size, extra in FILL_RUNS:
+        out = repeat_dir / f"{example}-{size}"
+        try:
+            run = run_fill(example, app, size, extra, out)
+        except (RuntimeError, subprocess.TimeoutExpired) as e:
+            print(f"{name:<26} {size:<10} failed: {e}")
+            continue
+        warm = [s for s in run["steps"] if s["row"] > 1]
+        ground = [s.get("ground_s") or 0.0 for s in warm]
+        ocr = ocr_per_action(run["steps"], out)
+        rows = [r for r in run["rows"] if r["row"] > 1 and r["status"] == "ok"]
+        fill_row = statistics.median(r["duration_s"] for r in rows)
+        person_row = statistics.median(person_s([s for s in warm if s["row"] == r["row"]]) for r in rows)
+        per_row = statistics.median(sum(1 for s in warm if s["row"] == r["row"]) for r in rows)
+        el_ms, ocr_ms = statistics.median(ground) * 1000, statistics.median(ocr) * 1000
+        print(f"{name:<26} {size:<10} {len(run['rows']):>4} {per_row:>11.0f} {el_ms:>23.0f} {ocr_ms:>18.0f} "
+              f"{ocr_ms / el_ms if el_ms else float('inf'):>5.1f}x {fill_row:>10.1f} {person_row:>12.1f} "
+              f"{fill_row / person_row:>11.2f}")
+    print(f"  person = {PERSON_S_PER_ACTION:g} s per action + typing at {PERSON_CHARS_PER_S:g} chars/s; "
+          "targets: grounding <= 150 ms p50 per action, a row in <= 1/3 of a person's time (fill/person <= 0.33)")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--screens", type=int, default=24, help="generated screenshots for precision")
     ap.add_argument("--repeat", type=int, default=5, help="timing repetitions (median reported)")
     ap.add_argument("--engines", default="rapidocr,tesseract")
+    ap.add_argument("--parts", default="ocr,precision,fill", help="which parts to run: ocr, precision, fill")
     args = ap.parse_args(argv)
+    parts = set(args.parts.split(","))
     engines = []
     for name in args.engines.split(","):
         try:
@@ -175,20 +272,25 @@ def main(argv: list[str] | None = None) -> int:
             engines.append(name)
         except OcrUnavailable as e:
             print(f"{name}: skipped ({e})")
-    print(f"locate time, ms (median of {args.repeat}; 2-core CPU)")
-    cols = ["load", "cold", "warm_unchanged", "warm_one_field_typed", "warm_no_cache"]
-    print(f"{'engine':<10} {'screen':<10} " + " ".join(f"{c:>21}" for c in cols))
-    for name in engines:
-        for size in ((1280, 800), (1920, 1080)):
-            r = timing(name, size, args.repeat)
-            print(f"{name:<10} {size[0]}x{size[1]:<5} " + " ".join(f"{r[c]:>21.0f}" for c in cols))
-    print(f"\nprecision on {args.screens} generated screenshots (fonts x sizes x themes, fields right/below)")
-    for name in engines:
-        p = precision(name, args.screens)
-        print(f"{name:<10} {p['labels']} labels: field found inside the right box {p['field_precision']:.1%}, "
-              f"label text inside its box {p['label_precision']:.1%} ({p['seconds']:.1f} s)")
-        for m in p["misses"][:8]:
-            print(f"    miss: {m}")
+    if "ocr" in parts:
+        print(f"locate time, ms (median of {args.repeat}; 2-core CPU)")
+        cols = ["load", "cold", "warm_unchanged", "warm_one_field_typed", "warm_no_cache"]
+        print(f"{'engine':<10} {'screen':<10} " + " ".join(f"{c:>21}" for c in cols))
+        for name in engines:
+            for size in ((1280, 800), (1920, 1080)):
+                r = timing(name, size, args.repeat)
+                print(f"{name:<10} {size[0]}x{size[1]:<5} " + " ".join(f"{r[c]:>21.0f}" for c in cols))
+    if "precision" in parts:
+        print(f"\nprecision on {args.screens} generated screenshots (fonts x sizes x themes, fields right/below)")
+        for name in engines:
+            p = precision(name, args.screens)
+            print(f"{name:<10} {p['labels']} labels: field found inside the right box {p['field_precision']:.1%}, "
+                  f"label text inside its box {p['label_precision']:.1%} ({p['seconds']:.1f} s)")
+            for m in p["misses"][:8]:
+                print(f"    miss: {m}")
+    if "fill" in parts:
+        with tempfile.TemporaryDirectory(prefix="bench-fill-") as tmp:
+            fill_figures(Path(tmp))
     return 0
 
 

@@ -97,8 +97,10 @@ def test_a_label_that_is_not_on_screen_names_what_was_there(xdisplay, tmp_path):
     assert r.returncode == 1
     row = json.loads((out / "results.json").read_text())["rows"][0]
     assert row["status"] == "failed" and row["step"] == 1
-    assert "'Middle name' not found on screen" in row["error"] and "best:" in row["error"]
-    shot = row["error"].split("screenshot saved to ")[1].split(";")[0].split(" ")[0]
+    # the element model names what was there instead: the entries whose labels come closest
+    assert "no field 'Middle name' on screen; closest on screen: " in row["error"]
+    assert "entry 'First name' at (" in row["error"] and "entry 'Last name' at (" in row["error"]
+    shot = row["error"].split("; screenshot ")[1].split(" ")[0]
     assert Path(shot).exists()
     assert read_submissions(out / "sample.sqlite") == []
 

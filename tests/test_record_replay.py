@@ -19,6 +19,7 @@ from agent.desktop import VirtualDesktop
 from agent.trajectory import read_trajectory
 from tests.record_app import TITLE
 from tasks.apps.state import read_state
+from tests.conftest import HANG_S
 
 pytestmark = pytest.mark.display
 CANARY = "Canary-9b1d-SECRET"
@@ -74,7 +75,7 @@ def start_recorder(env: dict, out: Path, *extra: str) -> tuple[subprocess.Popen,
 def replay(env: dict, rec: Path, out: Path, *extra: str, secrets_env: dict | None = None):
     return subprocess.run([sys.executable, "-m", "agent", "replay", str(rec), "--out", str(out), *extra],
                           env={**env, **(secrets_env or {})}, capture_output=True, text=True,
-                          stdin=subprocess.DEVNULL, timeout=120)
+                          stdin=subprocess.DEVNULL, timeout=HANG_S)
 
 
 @pytest.fixture

@@ -1,5 +1,6 @@
-"""GLM-4.5V grounding through the CLI, end to end on Xvfb: ``agent fill --grounder vlm`` and ``agent
-replay`` falling back to the VLM, both against the local OpenAI-compatible fake server.
+"""GLM-4.5V grounding through the CLI, end to end on Xvfb: ``agent fill --grounder vlm --no-elements``
+(every target through the VLM, not the element model) and ``agent replay`` falling back to the VLM, both
+against the local OpenAI-compatible fake server.
 
 The fake answers every grounding request the way GLM-4.5V does — a box in thousandths of the image it
 received, inside ``<|begin_of_box|>…<|end_of_box|>`` — computed from the app's *own* state file (widget
@@ -130,7 +131,7 @@ def test_fill_grounds_every_step_through_glm45v(xdisplay, spawn_window, tmp_path
     env["AGENT_CONFIG"] = "/nonexistent/agent.toml"
     with FakeOpenAI(answers=oracle) as fake:
         r = subprocess.run([sys.executable, "-m", "agent", "fill", str(EXAMPLE / "fill.yaml"), "--data", str(data),
-                            "--out", str(out), "--grounder", "vlm", "--model-url", fake.url, "--model", "glm-4.5v",
+                            "--out", str(out), "--grounder", "vlm", "--no-elements", "--model-url", fake.url, "--model", "glm-4.5v",
                             "--no-kill-hotkey", "--settle-ms", "70"],
                            capture_output=True, text=True, env=env, stdin=subprocess.DEVNULL, timeout=HANG_S, cwd=ROOT, check=False)
         requests = [q for q in fake.requests if q["path"] == "/v1/chat/completions"]

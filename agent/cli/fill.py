@@ -2,10 +2,11 @@
 
 Thin on purpose: it parses options, validates the script and the data *before anything is touched*
 (exit 2 with file:line errors), builds the collaborators — the safe executor, the screen, the step
-runner, the trajectory, a grounder (offline OCR, or offline first with GLM-4.5V as the fallback when a
-model is configured) — and hands rows to ``agent.fill.FillRunner``, showing a progress bar over rows
-with the current step. ``--app sample`` starts the bundled sample form (``tasks.apps.form``) so a new
-user can try it at once; that is why this module, as a CLI module, may import ``tasks``.
+runner with the screen element model, the trajectory, a pixel grounder for image and description
+targets and as the fallback (offline OCR, or offline first with GLM-4.5V when a model is configured) —
+and hands rows to ``agent.fill.FillRunner``, showing a progress bar over rows with the current step.
+``--app NAME`` starts a bundled app first (``agent.cli.fill_apps``) so a new user can try an example
+at once.
 
 Resuming (``--resume``) goes through ``agent.fill.resume``: a row a cut run left in progress is
 *uncertain* and is settled by the script's ``already_done`` check or ``--redo-uncertain``, never
@@ -17,8 +18,6 @@ Exit codes: 0 every row ok, 1 some row failed, 2 bad input (nothing touched), 3 
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 from contextlib import ExitStack
 from pathlib import Path
@@ -29,37 +28,11 @@ import typer
 from actions import secrets
 from actions.errors import SafetyStop
 from actions.killswitch import DEFAULT_HOTKEY
+from agent.cli import fill_apps
 from agent.untrusted import shown
 from agent.cli.common import (ApiKeyOpt, KillOpt, MaxSecondsOpt, MaxStepsOpt, ModelNameOpt, ModelUrlOpt, NoKillOpt, RiskyOpt,
                        YesOpt, build_executor, fail,
                        start_virtual, app, console, err, element_modeler)
-
-
-def _start_sample(stack: ExitStack, out: Path, runner) -> Path:
-    """Open the bundled sample form; return its sqlite store once its window is on screen."""
-    from model.grounding import Query
-    from tasks.apps.form import TITLE
-
-    db = out / "sample.sqlite"
-    out.mkdir(parents=True, exist_ok=True)
-    proc = subprocess.Popen([sys.executable, "-m", "tasks.apps.form", "--db", str(db), "--exit-with-parent"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-
-    def stop() -> None:
-        proc.kill()
-        proc.wait(timeout=5)
-
-    stack.callback(stop)
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise fail(f"the sample app exited: {proc.stderr.read().decode()[-400:]}", 1)
-        try:
-            runner.grounder.locate(runner.shot(fresh=True), Query(text="Contact details", role="text"))
-            return db
-        except Exception:  # noqa: BLE001 - not on screen yet
-            time.sleep(0.2)
-    raise fail(f"the sample app ({TITLE}) did not appear within 20 s", 1)
 
 
 @app.command()
@@ -76,11 +49,17 @@ def fill(
         "Data column that names a row in the results (default: the script's 'key', else id/email/name ...)."))] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Annotate where each step would act on the current screen; touch nothing.")] = False,
     limit: Annotated[Optional[int], typer.Option(min=1, help="Process at most this many rows.")] = None,
-    app_name: Annotated[Optional[str], typer.Option("--app", help="Start a bundled app first: 'sample' (the sample form).")] = None,
+    app_name: Annotated[Optional[str], typer.Option("--app", help=(
+        "Start a bundled app first: sample (the contact form), intake, loan (Tk forms) or web (Rail&Go in Chromium)."))] = None,
     virtual: Annotated[bool, typer.Option("--virtual", help="Run on a fresh virtual desktop.")] = False,
     size: Annotated[str, typer.Option(help="Virtual screen size with --virtual.")] = "1280x800",
     ocr: Annotated[str, typer.Option(help="Offline OCR engine: rapidocr or tesseract.")] = "rapidocr",
-    grounder: Annotated[str, typer.Option(help="auto (offline, VLM fallback when a model is set), offline, vlm, chain.")] = "auto",
+    grounder: Annotated[str, typer.Option(help=(
+        "Pixel grounding for image and description targets and the fallback: auto (offline, VLM when a model "
+        "is set), offline, vlm, chain."))] = "auto",
+    elements: Annotated[bool, typer.Option("--elements/--no-elements", help=(
+        "Find targets on the screen element model (default); --no-elements grounds every target with --grounder "
+        "alone (nothing read back)."))] = True,
     model_url: ModelUrlOpt = None,
     model: ModelNameOpt = None,
     api_key: ApiKeyOpt = None,
@@ -92,7 +71,7 @@ def fill(
     kill_hotkey: KillOpt = DEFAULT_HOTKEY,
     no_kill_hotkey: NoKillOpt = False,
 ) -> None:
-    """Fill forms from CSV rows with a YAML script; elements are found on screen by what they show."""
+    """Fill forms from CSV rows with a YAML script; elements are found on screen by role and name."""
     from agent.fill.resume import plan_rows
     from agent.fill.resume import settle as settle_uncertain
     from agent.fill.runner import FillRunner, StepFailed
@@ -120,8 +99,8 @@ def fill(
     if unknown:
         raise fail(f"{script_path}: the steps use {', '.join('{' + u + '}' for u in unknown)} but {data_path} "
                     f"has no such column (columns: {', '.join(sorted(cols))})")
-    if app_name not in (None, "sample"):
-        raise fail(f"unknown --app {app_name!r}: the bundled app is 'sample'")
+    if app_name is not None and app_name not in fill_apps.APPS:
+        raise fail(f"unknown --app {app_name!r}: bundled apps are {', '.join(fill_apps.APPS)}")
     if resume and out is None:
         raise fail("--resume needs --out, the folder of the run to continue")
     if (retry_failed or redo_uncertain) and not resume:
@@ -180,9 +159,11 @@ def fill(
                 raise fail(str(e))
         settle = SettleConfig(interval=0.03, stable_for=settle_ms / 1000, timeout=3.0)
         runner = StepRunner(ex, screen, writer, settle=settle, elements=element_modeler())
-        filler = FillRunner(script, runner, ground, out=folder)
-        db = _start_sample(stack, folder, filler) if app_name == "sample" else None
-        console.print(f"[bold]{shown(script.name)}[/]: {len(plan.todo)} of {len(rows)} rows · grounder {ground.name} "
+        filler = FillRunner(script, runner, ground, out=folder, elements=elements)
+        store = fill_apps.start(stack, app_name, folder, fill_apps.shows(filler)) if app_name else None
+        how = (f"elements ({'+'.join(runner.modeler.sources)}), {ground.name} for images and fallback" if elements
+               else f"grounder {ground.name}")
+        console.print(f"[bold]{shown(script.name)}[/]: {len(plan.todo)} of {len(rows)} rows · {how} "
                       f"· run {folder}" + (f" · {len(plan.settle)} uncertain to settle" if plan.settle else "")
                       + (" · [yellow]dry run[/]" if dry_run else ""))
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -264,8 +245,6 @@ def fill(
                           + ", ".join(f"row {n} {shown(ledger.rows[n].key or '')}" for n in left))
             if code in (0, 1):
                 code = 4
-        if db is not None:
-            from tasks.apps.form import read_submissions
-
-            console.print(f"sample app store {db}: {len(read_submissions(db))} submissions")
+        if store is not None:
+            console.print(shown(store[1]()))
     raise typer.Exit(code)

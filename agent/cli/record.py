@@ -43,10 +43,12 @@ def ocr_lines():
     return read
 
 
-def _fallback_grounders(use_ocr: bool, model_flags: dict | None = None) -> list:
+def _fallback_grounders(use_ocr: bool, model_flags: dict | None = None) -> tuple[list, object | None]:
     """OCR text anchor and, when a model is configured (flags > environment > config file), the VLM
-    grounder. A model named on the command line that cannot be set up is an error (exit 2), not a note."""
-    out = []
+    grounder; and the healer (``agent.record.heal.Healer``) over the same model, or None. A model
+    named on the command line that cannot be set up is an error (exit 2), not a note."""
+    out: list = []
+    healer = None
     if use_ocr:
         try:
             from model.ground_text import OcrGrounder
@@ -55,18 +57,22 @@ def _fallback_grounders(use_ocr: bool, model_flags: dict | None = None) -> list:
         except Exception as e:  # noqa: BLE001
             err.print(f"[dim]no OCR text anchor: {shown(e)}[/]")
     try:
+        from agent.record.heal import Healer
         from model.config import build_model, load_settings
+        from model.family import get_family
         from model.ground_vlm import VlmGrounder
 
         settings = load_settings(model_flags or {})
         if settings is not None:
-            out.append(VlmGrounder(build_model(settings)))
-            err.print(f"[dim]VLM fallback grounder: {shown(settings.describe())}[/]")
+            llm = build_model(settings)
+            out.append(VlmGrounder(llm))
+            healer = Healer(llm, get_family(settings.family))
+            err.print(f"[dim]VLM fallback grounder and healing: {shown(settings.describe())}[/]")
     except Exception as e:  # noqa: BLE001 - no model configured or reachable: offline anchors only
         if any(v is not None for v in (model_flags or {}).values()):
             raise fail(f"the VLM fallback grounder cannot be set up: {e}")
         err.print(f"[dim]no VLM fallback: {shown(e)}[/]")
-    return out
+    return out, healer
 
 
 def _sigterm_to_interrupt() -> None:
@@ -83,16 +89,22 @@ def record(
     secret_hotkey: Annotated[str, typer.Option(
         help="Hotkey that marks the text being typed (or the next text) as secret.")] = DEFAULT_SECRET,
     secret: Annotated[Optional[list[str]], typer.Option(
-        "--secret", help="FIELD or NAME=FIELD: text typed after clicking the field labelled FIELD is "
-                         "stored as {{secret:NAME}} (needs OCR). Repeatable.")] = None,
-    ocr: Annotated[bool, typer.Option("--ocr/--no-ocr", help="Read each target's text for replay anchors.")] = True,
+        "--secret", help="FIELD or NAME=FIELD: text typed into the field named FIELD (its element's name, "
+                         "or the label OCR reads beside it) is stored as {{secret:NAME}}. Repeatable.")] = None,
+    ocr: Annotated[bool, typer.Option("--ocr/--no-ocr", help="Read each target's text for replay anchors "
+                                                             "(and the visual parse of windows without an accessibility tree).")] = True,
+    elements: Annotated[bool, typer.Option("--elements/--no-elements", help="Name each target as an element "
+                                                                         "(role, name, row) and record what each step changed.")] = True,
     virtual: Annotated[bool, typer.Option("--virtual", help="Record on a fresh virtual desktop.")] = False,
     view: ViewOpt = False,
     view_control: ViewControlOpt = False,
 ) -> None:
     """Record your mouse and keyboard as replayable steps (with screenshots) until the stop hotkey."""
-    from agent.record.labels import ocr_labeller
+    import functools
+
+    from agent.record.labels import step_labeller
     from agent.record.recorder import Recorder, RecordError, env_name
+    from agent.record.watch import tree_reader
     from agent.screen import Screen
     from agent.trajectory import TrajectoryError
 
@@ -118,16 +130,21 @@ def record(
 
         def show(i: int, step: dict) -> None:
             a = step["action"]
-            label = (step.get("anchor") or {}).get("text")
+            el = (step.get("anchor") or {}).get("element") or step.get("focus")
+            label = f"{el['role']} {el.get('name') or ''}".strip() if el else (step.get("anchor") or {}).get("text")
             console.print(f"[bold]{i:>3}[/] {shown(str({k: v for k, v in a.items() if v is not None}))}"
                           + (f"  [dim]{shown(repr(label), 80)}[/]" if label else "")
                           + (f"  [yellow]secret → set {step['secret']} when replaying[/]" if step.get("secret") else ""),
                           highlight=False)
 
+        labeller = None
+        if reader is not None or elements:
+            labeller = functools.partial(step_labeller, ocr=reader is not None, elements=elements)
         try:
             rec = Recorder(out, screen=screen, stop_hotkey=stop_hotkey, secret_hotkey=secret_hotkey or None,
                            secret_fields={label: name for label, name in fields.items()},
-                           labeller_factory=ocr_labeller if reader is not None else None, on_step=show,
+                           labeller_factory=labeller, on_step=show,
+                           tree_factory=functools.partial(tree_reader, screen.display) if elements else None,
                            on_note=lambda text: err.print(f"[yellow]note:[/] {shown(text)}", highlight=False))
         except RecordError as e:
             raise fail(str(e))
@@ -162,8 +179,13 @@ def replay(
     step: Annotated[bool, typer.Option("--step", help="Confirm each step at the terminal.")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Find every target and write annotated screenshots; act on nothing.")] = False,
     start: Annotated[int, typer.Option("--from", help="Start at this step index.")] = 0,
-    var: Annotated[Optional[list[str]], typer.Option("--var", help="NAME=VALUE: type VALUE for the typed value NAME.")] = None,
+    var: Annotated[Optional[list[str]], typer.Option("--var", help="NAME=VALUE: another value for the typed text or "
+                                                                   "the choice NAME (a suggestion, a day as YYYY-MM-DD, "
+                                                                   "a row by its first cell).")] = None,
     find_timeout: Annotated[float, typer.Option(help="Seconds to keep looking for a step's target.")] = 10.0,
+    effect_timeout: Annotated[float, typer.Option(help="Seconds to wait for the change a step made while recording.")] = 10.0,
+    heal: Annotated[bool, typer.Option("--heal/--no-heal", help="With a model configured, hand a step that cannot "
+                                                                 "be found to the agent loop with a sub-goal.")] = True,
     ocr: Annotated[bool, typer.Option("--ocr/--no-ocr", help="Use the OCR text anchor when the crop is not found.")] = True,
     virtual: Annotated[bool, typer.Option("--virtual", help="Replay on a fresh virtual desktop.")] = False,
     view: ViewOpt = False,
@@ -177,11 +199,14 @@ def replay(
     kill_hotkey: KillOpt = DEFAULT_HOTKEY,
     no_kill_hotkey: NoKillOpt = False,
 ) -> None:
-    """Replay a recording: re-find every target (crop, OCR text, VLM), act through the safe executor,
-    check the screen changed; stop with a report and a screenshot at the first step that fails."""
+    """Replay a recording: re-find every target (its element, then crop, OCR text, VLM) and check it is
+    the recorded one, type only into the recorded field, act through the safe executor, await each
+    step's recorded change (paging a calendar to the recorded month); heal with a model, or stop with
+    a report and a screenshot at the first step that fails."""
     import sys
 
-    from agent.record.replay import ReplayOptions, Replayer, default_out, missing_secrets, variables_in
+    from agent.record.replay import ReplayOptions, Replayer, default_out
+    from agent.record.variables import missing_secrets, variables_in
     from agent.screen import Screen
     from agent.steps import StepRunner
     from agent.trajectory import TrajectoryError, TrajectoryWriter, read_trajectory
@@ -214,7 +239,9 @@ def replay(
         def confirm(i: int, what: str) -> bool:
             return Confirm.ask(f"step {i}: {shown(what)} — do it?", default=True)
 
-    fallbacks = _fallback_grounders(ocr, {"url": model_url, "name": model, "api_key": api_key})
+    fallbacks, healer = _fallback_grounders(ocr, {"url": model_url, "name": model, "api_key": api_key})
+    if not heal:
+        healer = None
     target = out or default_out(folder)
     code = 0
     with ExitStack() as stack:
@@ -231,13 +258,16 @@ def replay(
         except RuntimeError as e:
             raise fail(f"{e}. Try --virtual or `agent doctor`.")
         runner = None
+        modeler = element_modeler()
         if not dry_run:
-            ex = build_executor(dry_run=False, yes=yes, max_steps=len(rec.steps) + 5, max_seconds=max_seconds,
-                           risky_words=risky_words, kill_hotkey=kill_hotkey, no_kill_hotkey=no_kill_hotkey,
-                           stack=stack)
-            runner = StepRunner(ex, screen, writer, model_size=None, elements=element_modeler())
+            heal_steps = 6 * len(rec.steps) if healer is not None else 0  # a healed step may take a few
+            ex = build_executor(dry_run=False, yes=yes, max_steps=2 * len(rec.steps) + 30 + heal_steps,
+                                max_seconds=max_seconds, risky_words=risky_words, kill_hotkey=kill_hotkey,
+                                no_kill_hotkey=no_kill_hotkey, stack=stack)
+            runner = StepRunner(ex, screen, writer, model_size=None if healer is None else (1280, 800),
+                                elements=modeler)
         opts = ReplayOptions(speed=speed, start=start, variables=variables, find_timeout=find_timeout,
-                             confirm=confirm)
+                             effect_timeout=effect_timeout, confirm=confirm)
         tally = Tally(len(rec.steps) - start)
 
         def show(i: int, msg: str, ok: bool = True) -> None:
@@ -245,7 +275,8 @@ def replay(
             console.print(f"[bold]{i:>3}[/] {'[green]✓[/]' if ok else '[red]✗[/]'} {shown(msg)}  "
                           f"[dim]{tally.line('steps', rate=False)}[/]", highlight=False)
 
-        player = Replayer(rec, screen, runner=runner, writer=writer, options=opts, fallbacks=fallbacks, on_step=show)
+        player = Replayer(rec, screen, runner=runner, writer=writer, options=opts, fallbacks=fallbacks, on_step=show,
+                          elements=modeler, healer=healer)
         try:
             res = player.run()
             status = res.to_json()
@@ -269,7 +300,10 @@ def replay(
                       + (f"; {len(res.not_found)} target(s) not found" if res.not_found else "")
                       + f" → {shown(target)}", highlight=False)
     elif code == 0:
-        console.print(f"replayed {res.steps_done} steps in {res.elapsed_s:.1f} s → {shown(target)}", highlight=False)
+        extra = "".join(f"; {len(v)} {k} (steps {', '.join(map(str, v))})"
+                        for k, v in (("healed", res.healed), ("repaired", res.repaired)) if v)
+        console.print(f"replayed {res.steps_done} steps in {res.elapsed_s:.1f} s{extra} → {shown(target)}",
+                      highlight=False)
     else:
         console.print(f"replay trajectory: {shown(target)}", highlight=False)
     raise typer.Exit(code)

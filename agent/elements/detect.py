@@ -155,6 +155,11 @@ def find_carets(ink: np.ndarray, boxes: list[Box]) -> list[tuple[int, int, int, 
     beside it to below their baseline (a caret spans the whole line; an "l" or a "d" stops at the
     baseline, a "j" starts at the x-height), or the only ink in an empty field."""
     out = []
+    arrows = [a for a in boxes if a.kind == "arrow"]
+    if arrows:  # a spinbox's or combobox's arrows are not letters beside a caret (they reach lower)
+        ink = ink.copy()
+        for a in arrows:
+            ink[max(0, a.y - 2):a.bottom + 2, max(0, a.x - 2):a.right + 2] = False
     for b in boxes:
         if b.kind != "box" or b.border == 0 or b.w < 20 or b.h < 10:
             continue

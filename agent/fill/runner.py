@@ -1,18 +1,24 @@
-"""Run a fill script over data rows: ground each step on the settled screen, act, verify.
+"""Run a fill script over data rows: find each step's target on the settled screen, act, read back.
 
 Every action goes through the ``StepRunner`` (settle waits, trajectory) and so the safe executor
-(bounds, risky-word confirmation, kill hotkey, caps). Elements are found by what they show, through
-any ``Grounder`` (offline OCR, templates, a VLM, or a chain of them).
+(bounds, the risky-action gate, kill hotkey, caps). Targets are found on the screen element model
+(``agent.fill.targets``: the accessibility tree or the visual parse, by role, name, row and group),
+with the OCR text grounder as the fallback where the model has nothing; the element-shaped steps
+(type, select, choose, check) read their element back after acting (``agent.fill.controls``), and
+``date`` steps a date picker (``agent.fill.dates``).
 
-Waiting belongs here, not in the grounders: ``_locate`` re-captures and asks again until the step's
-timeout, then the ``ElementNotFound`` is re-raised naming the saved screenshot. A step failure is
-data for the run (``StepFailed``); the step's ``on_error`` decides: ``retry`` the step, ``skip_row``
-(record the failure, run the script's ``reset`` steps, go on) or ``stop`` the run. A ``SafetyStop``
-is never caught here — a person or a cap ended the run.
+Each step is first *resolved* against the data row (``agent.fill.variables.resolve``): every
+``{column}`` in every string is substituted, and a step whose optional ``{column?}`` is empty is
+skipped. Waiting belongs here, not in the sources: a target is looked for again on fresh screens until
+the step's timeout. A step failure is data for the run (``StepFailed``, ``GroundingError``); the
+step's ``on_error`` decides: ``retry`` the step, ``skip_row`` (record the failure, run the script's
+``reset`` steps, go on) or ``stop`` the run. A ``SafetyStop`` is never caught here — a person or a
+cap ended the run.
 
-Verification is part of the steps: ``select`` reads the field back, ``check`` reads the tick box
-back, ``expect`` / ``wait_for`` look for text with a stricter match than clicking does (0.9), so a
-previous row's "Saved: Ada" does not pass for this row's "Saved: Alan".
+``expect`` / ``wait_for`` look for free text: on the element model first (a line holding the text as
+whole words, or a near-exact line), the OCR text grounder when the model does not show it by the
+deadline (and always without a model), with a stricter match than clicking (0.9), so a previous
+row's "Saved: Ada" does not pass for this row's "Saved: Alan".
 """
 
 from __future__ import annotations
@@ -21,23 +27,51 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from PIL import Image, ImageDraw
+from PIL import ImageDraw
 
 from actions import secrets
-from actions.coords import ImageMap, Rect
-from actions.space import Action, Click, Hotkey, KeyPress, Scroll, TypeText, Wait
+from actions.space import Action, Click, Hotkey, KeyPress, Scroll, Wait
+from agent.elements.ground import contains_words
+from agent.elements.model import reading_order
+from agent.fill.controls import Controls
+from agent.fill.dates import pick_date
 from agent.fill.results import RowResult
-from agent.fill.script import MissingValue, Script, Step, Target, as_bool, check_row, substitute
+from agent.fill.script import MissingValue, Script, Step, check_row, resolve
+from agent.fill.targets import Finder, Hit, StepFailed, TargetError
 from agent.screen import encode
 from agent.steps import StepRunner
-from model.ground_text import checkbox_state
-from model.grounding import AmbiguousMatch, ElementNotFound, Grounder, GroundingError, Match, Query, Shot
+from model.ground_text import text_score
+from model.grounding import AmbiguousMatch, ElementNotFound, Grounder, GroundingError, Query, Shot
+
+__all__ = ["ExpectationFailed", "FillRunner", "StepFailed"]
 
 EXPECT_SCORE = 0.9
+_LINE_ROLES = frozenset({"text", "label", "heading"})
+#: The step kind (``agent.fill.targets.KIND_ROLES``) a dry run looks up for each action's target.
+_TARGETS = {"click": ("click", lambda v: v), "double_click": ("click", lambda v: v),
+            "type": ("field", lambda v: v.into), "select": ("field", lambda v: v.field),
+            "check": ("check", lambda v: v.label), "date": ("click", lambda v: v.field),
+            "scroll": ("any", lambda v: v.at)}
 
 
-class StepFailed(Exception):
-    """A step could not be done; the message says why, for the results file and the person."""
+def screen_texts(model) -> list[str]:
+    """Every text the model shows: each element's name and value, and each line of text elements
+    joined (the visual parse may split "Saved: Ada Lovelace" at its colon into two)."""
+    out, line, last = [], [], None
+    for e in reading_order(x for x in model if x.role in _LINE_ROLES and x.name):
+        b = e.bounds
+        h = max(b.height, last.height) if last is not None else 0
+        if last is not None and abs((b.top + b.height / 2) - (last.top + last.height / 2)) <= h / 2 \
+                and 0 <= b.left - last.right <= 2.5 * h:
+            line.append(e.name)
+        else:
+            if len(line) > 1:
+                out.append(" ".join(line))
+            line = [e.name]
+        last = b
+    if len(line) > 1:
+        out.append(" ".join(line))
+    return [t for e in model if e.role != "row" for t in e.texts()] + out
 
 
 class ExpectationFailed(StepFailed):
@@ -51,12 +85,15 @@ class _Skip(Exception):
 
 class FillRunner:
     def __init__(self, script: Script, runner: StepRunner, grounder: Grounder, *, out: Path,
-                 on_step: Callable[[int, int, str], None] | None = None) -> None:
+                 on_step: Callable[[int, int, str], None] | None = None, elements: bool = True) -> None:
         self.script, self.runner, self.grounder = script, runner, grounder
         self.out = out
         self.on_step = on_step or (lambda row, i, desc: None)
-        self._templates: dict[str, Image.Image] = {}
+        self.finder = Finder(runner, grounder, base=script.path.parent if script.path else None, save_shot=self.save_shot,
+                             elements=elements)  # elements=False: every target through ``grounder`` alone
+        self.controls = Controls(self)
         self._row, self._step = 0, 0
+        self._spent_mark = 0.0  # ``finder.spent`` at the last action (each action records the grounding since)
         self.acted = 0  # actions done in the current row (a stop after the first one leaves it uncertain)
 
     @property
@@ -64,29 +101,8 @@ class FillRunner:
         """The step of the current row being run (None before its first)."""
         return self._step or None
 
-    # observation and grounding -----------------------------------------------------------------
     def shot(self, fresh: bool = False) -> Shot:
-        obs = self.runner.observe(fresh=fresh)
-        if obs is None:
-            raise StepFailed("no screen to look at (a display is needed to find elements)")
-        f = obs.frame
-        return Shot(f.image, ImageMap(obs.map.area, f.width, f.height))
-
-    def _template(self, name: str) -> Image.Image:
-        if name not in self._templates:
-            base = self.script.path.parent if self.script.path else Path(".")
-            try:
-                self._templates[name] = Image.open(base / name).convert("RGB")
-            except OSError as e:
-                raise StepFailed(f"cannot read the image {name!r}: {e}") from None
-        return self._templates[name]
-
-    def query(self, t: Target, row: dict, role: str = "any", min_score: float = 0.8) -> Query:
-        sub = (lambda s: substitute(s, row)[0] if s else s)
-        return Query(text=sub(t.text), template=self._template(t.image) if t.image else None,
-                     role=role if t.text else "any", nth=t.nth, near=sub(t.near),
-                     region=Rect(*t.region) if t.region else None, description=sub(t.description),
-                     min_score=min_score)
+        return self.finder.shot(fresh)
 
     def save_shot(self, shot: Shot, tag: str) -> str:
         folder = self.out / "errors"
@@ -95,42 +111,21 @@ class FillRunner:
         path.write_bytes(encode(self.runner.masker.apply(shot.image, shot.image), "png"))  # secrets covered
         return str(path)
 
-    def locate(self, q: Query, timeout: float) -> tuple[Match, Shot]:
-        """Find ``q``, re-capturing until ``timeout``; ElementNotFound then names the screenshot."""
-        deadline, fresh = time.monotonic() + timeout, False
-        while True:
-            shot = self.shot(fresh)
-            try:
-                return self.grounder.locate(shot, q), shot
-            except AmbiguousMatch:
-                raise
-            except ElementNotFound as e:
-                if time.monotonic() >= deadline:
-                    raise e.with_screenshot(self.save_shot(shot, "not-found")) from None
-            time.sleep(0.05)
-            fresh = True
-
-    def find(self, q: Query) -> Match | None:
-        """``q`` on the current screen, or None (no waiting)."""
-        try:
-            return self.grounder.locate(self.shot(), q)
-        except ElementNotFound:
-            return None
-
     # acting ------------------------------------------------------------------------------------
-    def act(self, action: Action, desc: str, match: Match | None = None) -> None:
-        extra = {"row": self._row, "step": self._step, "step_name": secrets.mask(desc)}
-        if match is not None:
-            b = match.box
-            extra["match"] = {"box": [round(b.left, 1), round(b.top, 1), round(b.width, 1), round(b.height, 1)],
-                              "score": round(match.score, 3), "method": match.method, "text": match.text}
+    def act(self, action: Action, desc: str, hit: Hit | None = None) -> None:
+        extra = {"row": self._row, "step": self._step, "step_name": secrets.mask(desc),
+                 "ground_s": round(self.finder.spent - self._spent_mark, 4)}
+        self._spent_mark = self.finder.spent
+        if hit is not None:
+            extra["match"] = hit.to_json()
         o = self.runner.act(action, thought=f"row {self._row} step {self._step}: {desc}", extra=extra)
         self.acted += 1
         if not o.result.ok:
             raise StepFailed(o.result.error or "the action failed")
 
-    def click(self, m: Match, label: str, desc: str, clicks: int = 1) -> None:
-        self.act(Click(*m.center, clicks=clicks, target=label), desc, m)
+    def click(self, hit: Hit, desc: str, clicks: int = 1) -> None:
+        label = hit.element.label() if hit.element is not None else (hit.text or desc)
+        self.act(Click(*hit.center, clicks=clicks, target=label), desc, hit)
 
     # one row -----------------------------------------------------------------------------------
     def start_row(self, n: int) -> None:
@@ -184,30 +179,23 @@ class FillRunner:
         return step.timeout if step.timeout is not None else self.script.timeout
 
     def run_step(self, step: Step, row: dict) -> None:
-        a, v, desc = step.action, getattr(step, step.action), step.describe()
+        s = resolve(step, row)
+        if s is None:
+            raise _Skip()
+        a, v, desc, limit = s.action, getattr(s, s.action), s.describe(), self.timeout(s)
+        c = self.controls
         if a in ("click", "double_click"):
-            m, _ = self.locate(self.query(v, row), self.timeout(step))
-            self.click(m, v.label(), desc, clicks=2 if a == "double_click" else 1)
+            self.click(self.finder.find(v, "click", limit), desc, clicks=2 if a == "double_click" else 1)
         elif a == "type":
-            text, empty = substitute(v.text, row)
-            if empty and not text:
-                raise _Skip()
-            if v.into is not None:
-                m, _ = self.locate(self.query(v.into, row, "field"), self.timeout(step))
-                self.click(m, v.into.label(), desc)
-            if v.clear:
-                self.act(KeyPress("end"), desc)
-                self.act(Hotkey(("shift", "home")), desc)
-                self.act(KeyPress("backspace"), desc)
-            self.act(TypeText(text), desc)
-            if v.enter:
-                self.act(KeyPress("enter"), desc)
+            c.type_into(v, desc, limit)
         elif a == "select":
-            self.select(v, row, desc, self.timeout(step))
-        elif a == "check":
-            self.check(v, row, desc, self.timeout(step))
+            c.select(v, desc, limit)
         elif a == "choose":
-            raise StepFailed("choose (radio groups) needs the element model; not in this build yet")
+            c.choose(v, desc, limit)
+        elif a == "check":
+            c.check(v, desc, limit)
+        elif a == "date":
+            pick_date(self, v, desc, limit)
         elif a == "press":
             self.act(KeyPress(v.key, v.presses), desc)
         elif a == "hotkey":
@@ -215,94 +203,58 @@ class FillRunner:
         elif a == "wait":
             self.act(Wait(v), desc)
         elif a == "scroll":
-            m = self.locate(self.query(v.at, row), self.timeout(step))[0] if v.at else None
-            x, y = m.center if m else (None, None)
-            self.act(Scroll(dy=v.dy, dx=v.dx, x=x, y=y), desc, m)
+            hit = self.finder.find(v.at, "any", limit) if v.at else None
+            x, y = hit.center if hit else (None, None)
+            self.act(Scroll(dy=v.dy, dx=v.dx, x=x, y=y), desc, hit)
         elif a in ("wait_for", "expect"):
-            text, _ = substitute(v.text, row)
-            limit = v.timeout if a == "expect" else (v.timeout or self.timeout(step))
-            self.wait_text(text, limit, gone=a == "wait_for" and v.gone)
+            self.wait_text(v.text, v.timeout if a == "expect" else (v.timeout or limit), gone=a == "wait_for" and v.gone)
         elif a == "if_present":
-            present = self.find(self.query(v.target, row)) is not None
+            present = self.finder.find_now(v.target, "any") is not None
             for sub in v.then if present else v.otherwise:
                 try:
                     self.run_step(sub, row)
                 except _Skip:
                     pass
 
-    def select(self, v, row: dict, desc: str, timeout: float) -> None:
-        option, empty = substitute(v.option, row)
-        if empty and not option:
-            raise _Skip()
-        field, shot = self.locate(self.query(v.field, row, "field"), timeout)
-        self.click(field, v.field.label(), desc)
-        screen = shot.map.area
-        below = Rect(screen.left, field.box.bottom - 1, screen.width, screen.bottom - field.box.bottom + 1)
-        above = Rect(screen.left, screen.top, screen.width, max(1.0, field.box.top - screen.top))
+    # free text ---------------------------------------------------------------------------------
+    def _in_model(self, text: str, fresh: bool) -> tuple[bool | None, list[str]]:
+        """Is ``text`` on the element model's screen (None: no model)? And the closest lines."""
+        model = self.finder.model(fresh)
+        if model is None:
+            return None, []
+        scored = []
+        for t in screen_texts(model):
+            if contains_words(t, text):
+                return True, []
+            scored.append((text_score(text, t)[0], t))
+        scored.sort(key=lambda p: -p[0])
+        if scored and scored[0][0] >= EXPECT_SCORE:
+            return True, []
+        return False, [t for s, t in scored[:3] if s > 0.3]
+
+    def _by_ocr(self, text: str, shot: Shot) -> tuple[bool, list[str]]:
         try:
-            m, _ = self.locate(Query(text=option, role="text", region=below), timeout)
+            self.grounder.locate(shot, Query(text=text, role="text", min_score=EXPECT_SCORE))
+            return True, []
+        except AmbiguousMatch:
+            return True, []
         except ElementNotFound as e:
-            m = self.find(Query(text=option, role="text", region=above))
-            if m is None:
-                self.act(KeyPress("escape"), desc)
-                raise StepFailed(f"option {option!r} is not in the list opened by {v.field.label()!r}"
-                                 f"{'; best: ' + ', '.join(repr(c.text) for c in e.candidates[:3]) if e.candidates else ''}"
-                                 f"{'; screenshot ' + e.screenshot if e.screenshot else ''}") from None
-        self.click(m, option, desc)
-        if self.find(Query(text=option, role="text", region=field.box, min_score=0.8)) is None:
-            shot = self.shot(fresh=True)
-            raise StepFailed(f"chose {option!r} but {v.field.label()!r} does not show it "
-                             f"(screenshot {self.save_shot(shot, 'select')})")
-
-    def check(self, v, row: dict, desc: str, timeout: float) -> None:
-        if isinstance(v.value, str):
-            raw, empty = substitute(v.value, row)
-            if empty and not raw:
-                raise _Skip()
-            want = as_bool(raw)
-        else:
-            want = v.value
-        m, shot = self.locate(self.query(v.label, row, "text"), timeout)
-        state = self._tick(shot, m)
-        if state is want:
-            return
-        if state is None and not want:
-            return  # no tick box seen and nothing to tick: clicking would be a blind toggle
-        self.click(m, v.label.label(), desc)
-        if state is not None:
-            after = self.shot(fresh=True)
-            again = self.find(self.query(v.label, row, "text"))
-            if again is not None and self._tick(after, again) is not want:
-                raise StepFailed(f"clicked {v.label.label()!r} but its tick box is still "
-                                 f"{'un' if want else ''}ticked (screenshot {self.save_shot(after, 'check')})")
-
-    @staticmethod
-    def _tick(shot: Shot, m: Match) -> bool | None:
-        import numpy as np
-
-        x0, y0 = shot.map.screen_to_image(m.box.left, m.box.top)
-        x1, y1 = shot.map.screen_to_image(m.box.right, m.box.bottom)
-        return checkbox_state(np.asarray(shot.image.convert("RGB")), (x0, y0, x1 - x0, y1 - y0))
+            return False, [c.text or "" for c in e.candidates[:3]]
 
     def wait_text(self, text: str, timeout: float, gone: bool = False) -> None:
-        q = Query(text=text, role="text", min_score=EXPECT_SCORE)
         deadline, fresh = time.monotonic() + timeout, False
         while True:
-            shot = self.shot(fresh)
-            try:
-                self.grounder.locate(shot, q)
-                found, best = True, []
-            except AmbiguousMatch:
-                found, best = True, []
-            except ElementNotFound as e:
-                found, best = False, e.candidates
+            found, best = self._in_model(text, fresh)
+            late = time.monotonic() >= deadline
+            if found is None or (not found and not gone and late):  # no model, or the model's last chance is up
+                found, best = self._by_ocr(text, self.shot(fresh and found is None))
             if found != gone:
                 return
-            if time.monotonic() >= deadline:
-                seen = "; best on screen: " + ", ".join(repr(c.text) for c in best[:3]) if best else ""
+            if late:
+                seen = "; closest on screen: " + ", ".join(repr(t) for t in best) if best else ""
                 what = "is still on screen" if gone else "did not appear"
                 raise ExpectationFailed(f"text {text!r} {what} within {timeout:g} s{seen} "
-                                 f"(screenshot {self.save_shot(shot, 'expect')})")
+                                        f"(screenshot {self.save_shot(self.shot(), 'expect')})")
             time.sleep(0.05)
             fresh = True
 
@@ -317,13 +269,16 @@ class FillRunner:
         self.start_row(n)
         try:
             if check.target is not None:
+                resolved = resolve(check, row)
+                if resolved is None:
+                    raise StepFailed("already_done uses an optional value that is empty in this row")
                 try:
-                    self.locate(self.query(check.target, row), self.script.timeout)
+                    self.finder.find(resolved.target, "any", self.script.timeout)
                     return True
-                except AmbiguousMatch:
-                    return True
-                except ElementNotFound:
+                except TargetError:
                     return False
+                except GroundingError:  # there, more than once
+                    return True
             *before, last = check.steps
             for step in before:
                 try:
@@ -350,18 +305,23 @@ class FillRunner:
         draw = ImageDraw.Draw(img)
         problems = [f"required value {m!r} is empty" for m in check_row(self.script, row)]
         for i, step in enumerate(self.script.steps, start=1):
-            a, v = step.action, getattr(step, step.action)
-            target, role = {"click": (v, "any"), "double_click": (v, "any"), "type": (getattr(v, "into", None), "field"),
-                            "select": (getattr(v, "field", None), "field"), "check": (getattr(v, "label", None), "text"),
-                            "scroll": (getattr(v, "at", None), "any")}.get(a, (None, "any"))
-            if target is None:
-                continue
             try:
-                m = self.grounder.locate(shot, self.query(target, row, role))
-            except (GroundingError, MissingValue, StepFailed) as e:
+                s = resolve(step, row)
+                if s is None or s.action not in _TARGETS and s.action != "choose":
+                    continue
+                v = getattr(s, s.action)
+                if s.action == "choose":
+                    hit = self.controls.radio(v, 0)
+                else:
+                    kind, target = _TARGETS[s.action]
+                    if target(v) is None:
+                        continue
+                    hit = self.finder.find(target(v), kind, 0)
+            except (StepFailed, GroundingError, MissingValue) as e:
                 problems.append(f"step {i} ({step.describe()}): {e}")
                 continue
-            (x0, y0), (x1, y1) = shot.map.screen_to_image(m.box.left, m.box.top), shot.map.screen_to_image(m.box.right, m.box.bottom)
+            x0, y0 = shot.map.screen_to_image(hit.box.left, hit.box.top)
+            x1, y1 = shot.map.screen_to_image(hit.box.right, hit.box.bottom)
             draw.rectangle([x0, y0, x1, y1], outline=(0, 200, 0), width=3)
             draw.text((x1 + 4, y0), f"{i}: {secrets.mask(step.describe())}", fill=(220, 0, 0))
         for k, p in enumerate(problems):

@@ -15,16 +15,17 @@ steps[2].clik: unknown key``). Shorthands (``click: "Save"``, ``press: enter``) 
 their full form before validation, so errors talk about one shape only. Duplicate keys (which
 PyYAML silently overwrites) are errors too.
 
-Variables: ``{column}`` is the data row's value and is *required* (a missing or empty value fails
-the row before it starts); ``{column?}`` is optional, and a step whose optional value is empty is
-skipped. ``{{secret:NAME}}`` is left alone here; the executor resolves it only while typing.
+Variables (``agent.fill.variables``): ``{column}`` is the data row's value and is *required* (a
+missing or empty value fails the row before it starts); ``{column?}`` is optional, and a step — of
+any kind — that uses an optional value which is empty is skipped. They work in every string field
+(text, target names, row, group, near, image paths). ``{{secret:NAME}}`` is left alone here; the
+executor resolves it only while typing.
 
 Resuming: ``key`` names a row's column in the results; ``already_done`` sees if an uncertain row was done.
 """
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any, Literal, Optional
 
@@ -33,10 +34,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from actions.errors import ActionValidationError
 from actions.keys import normalize_key, parse_combo
+from agent.elements.model import ROLE_FAMILIES, ROLES
+from agent.fill.variables import (FALSE, TRUE, VAR, MissingValue, as_bool, check_row as _check_row, resolve,  # noqa: F401
+                                  strings, substitute)
 
 OnError = Literal["stop", "skip_row", "retry"]
-VAR = re.compile(r"(?<!\{)\{([A-Za-z_][A-Za-z0-9_]*)(\??)\}(?!\})")
-ACTIONS = ("click", "double_click", "type", "select", "choose", "check", "press", "hotkey", "scroll",
+ACTIONS = ("click", "double_click", "type", "select", "choose", "check", "date", "press", "hotkey", "scroll",
            "wait_for", "expect", "if_present", "wait")
 
 
@@ -67,10 +70,17 @@ class Target(_Strict):
     near: Optional[str] = None
     region: Optional[tuple[float, float, float, float]] = None  # left, top, width, height (screen px)
 
+    @field_validator("role")
+    @classmethod
+    def _role(cls, v: Optional[str]) -> Optional[str]:
+        if v is not None and v not in ROLES and v not in ROLE_FAMILIES:
+            raise ValueError(f"unknown role {v!r}; roles: {', '.join(ROLES)}; families: {', '.join(ROLE_FAMILIES)}")
+        return v
+
     @model_validator(mode="after")
     def _something(self) -> "Target":
-        if not (self.text or self.image or self.description or self.row):
-            raise ValueError("a target needs text (its name), image, description or row")
+        if not (self.text or self.image or self.description or self.row or self.role):
+            raise ValueError("a target needs text (its name), image, description, row or role")
         return self
 
     def label(self) -> str:
@@ -89,13 +99,16 @@ class TypeStep(_Strict):
 
     into: Optional[Target] = None
     text: str
-    clear: bool = False  # empty the field first (End, Shift+Home, BackSpace)
-    enter: bool = False  # press Enter after typing
+    clear: Optional[bool] = None  # empty the field first; default: when the field shows a value
+    enter: bool = False  # press Enter after typing (after the value was read back)
 
     _t = field_validator("into", mode="before")(_target)
 
 
 class SelectStep(_Strict):
+    """Choose ``option`` in the drop-down, combobox or autocomplete ``field``: open it and click the
+    option (scrolling a long list), or type it where the field takes text; then read the field back."""
+
     field: Target
     option: str
 
@@ -107,6 +120,16 @@ class ChooseStep(_Strict):
 
     group: str
     option: str
+
+
+class DateStep(_Strict):
+    """Pick ``value`` (YYYY-MM-DD) in a date picker: click ``field`` to open it (if given), step to the
+    month with its next / previous buttons, click the day; the chosen date must show afterwards."""
+
+    field: Optional[Target] = None
+    value: str
+
+    _t = field_validator("field", mode="before")(_target)
 
 
 class CheckStep(_Strict):
@@ -170,6 +193,7 @@ class Step(_Strict):
     select: Optional[SelectStep] = None
     choose: Optional[ChooseStep] = None
     check: Optional[CheckStep] = None
+    date: Optional[DateStep] = None
     press: Optional[PressStep] = None
     hotkey: Optional[list[str]] = None
     scroll: Optional[ScrollStep] = None
@@ -229,6 +253,7 @@ class Step(_Strict):
                 "select": lambda: f"select in {v.field.label()!r}",
                 "choose": lambda: f"choose {v.option!r} in {v.group!r}",
                 "check": lambda: f"check {v.label.label()!r}", "press": lambda: f"press {v.key}",
+                "date": lambda: f"pick date {v.value!r}" + (f" in {v.field.label()!r}" if v.field else ""),
                 "hotkey": lambda: "hotkey " + "+".join(v), "wait_for": lambda: f"wait for {v.text!r}",
                 "expect": lambda: f"expect {v.text!r}", "if_present": lambda: f"if {v.target.label()!r} present",
                 "scroll": lambda: f"scroll {v.dy}", "wait": lambda: f"wait {v} s"}
@@ -274,24 +299,13 @@ class Script(_Strict):
     def variables(self) -> dict[str, bool]:
         """Every ``{column}`` the steps use -> required (False when only ever used as ``{column?}``)."""
         out: dict[str, bool] = {}
-        for text in _strings(self.model_dump(exclude={"path", "name", "data", "key"}, by_alias=True)):
+        for text in strings(self.model_dump(exclude={"path", "name", "data", "key"}, by_alias=True)):
             for name, opt in VAR.findall(text):
                 out[name] = out.get(name, False) or not opt
         return out
 
 
 IfPresentStep.model_rebuild()
-
-
-def _strings(obj: Any):
-    if isinstance(obj, str):
-        yield obj
-    elif isinstance(obj, dict):
-        for v in obj.values():
-            yield from _strings(v)
-    elif isinstance(obj, (list, tuple)):
-        for v in obj:
-            yield from _strings(v)
 
 
 # --- YAML with line numbers ----------------------------------------------------------------------
@@ -381,44 +395,6 @@ def load_script(path: str | Path) -> Script:
     return parse_script(text, str(p), p)
 
 
-# --- variables ----------------------------------------------------------------------------------
-
-class MissingValue(ValueError):
-    """A data row lacks a value a step requires."""
-
-
-def substitute(text: str, row: dict[str, str]) -> tuple[str, bool]:
-    """``text`` with ``{column}`` replaced; the flag is True when an optional value was empty."""
-    empty_optional = False
-
-    def repl(m: re.Match[str]) -> str:
-        nonlocal empty_optional
-        name, opt = m.group(1), m.group(2)
-        val = (row.get(name) or "").strip()
-        if not val:
-            if not opt:
-                raise MissingValue(f"required value {name!r} is empty in this row")
-            empty_optional = True
-        return val
-
-    return VAR.sub(repl, text), empty_optional
-
-
 def check_row(script: Script, row: dict[str, str]) -> list[str]:
-    """The required columns that are missing or empty in ``row``."""
-    return [n for n, req in script.variables().items() if req and not (row.get(n) or "").strip()]
-
-
-TRUE = {"1", "true", "yes", "y", "x", "on", "checked"}
-FALSE = {"", "0", "false", "no", "n", "off", "unchecked"}
-
-
-def as_bool(v: bool | str) -> bool:
-    if isinstance(v, bool):
-        return v
-    s = v.strip().lower()
-    if s in TRUE:
-        return True
-    if s in FALSE:
-        return False
-    raise MissingValue(f"{v!r} is not a yes/no value (use one of: {', '.join(sorted(TRUE | FALSE - {''}))})")
+    """The required columns of ``script`` that are missing or empty in ``row``."""
+    return _check_row(script.variables(), row)

@@ -1,20 +1,29 @@
 """``agent export``: turn a recording into an ``agent fill`` script a person can read and edit.
 
 A recording replays one session exactly; a fill script runs the same steps for many data rows and
-names its targets by what they *say* ("Save", the field labelled "Name"), which survives redesigns
-that break a pixel crop. So the export prefers text anchors (OCR text of a clicked button, the label
-left of a clicked field) and falls back to the recorded crop as ``image:`` (a path relative to the
-script, as ``agent fill`` resolves it).
+names its targets by what they *are*, which survives redesigns that break a pixel crop. Steps with an
+element locator (``agent.record.locators``) become element targets — ``{name: "Email", role: entry}``,
+``{name: Select, role: button, row: "{departure}"}`` — with a caption's data left out ("Pay €88.80"
+→ ``Pay``); choices become the fill step that says what was chosen: a suggestion after typing
+(``type`` the whole value, then ``click: {name: "{from}", role: listitem}``), a calendar day
+(``date: {field, value}`` when the fill format has it — the click that opened the calendar and the
+person's paging folded in —, else a ``click`` on the day's accessible name), an option typed into a
+native drop-down (``select: {field, option}``), a table row's button (``row: "{departure}"``), a radio
+option (``choose: {group, option}``), a check box (``check: {label, value}``). Steps without a locator
+(older recordings) use text anchors (OCR text of a clicked button, the label left of a clicked field)
+and fall back to the recorded crop as ``image:`` (a path relative to the script, as ``agent fill``
+resolves it).
 
 A click that only puts the cursor in a field is folded into the ``type`` that follows (``type: {into:
-...}`` clicks the field itself). A click that opens a list and a click on an item of it become one
-``select: {field, option}``: the second click's spot changed after the first one (the list appeared)
-and changed back after it (the list closed); the option is the text of the clicked row.
+...}`` clicks the field itself). Without locators, a click that opens a list and a click on an item of
+it become one ``select: {field, option}``: the second click's spot changed after the first one (the
+list appeared) and changed back after it (the list closed); the option is the text of the clicked row.
 
-Typed values (and chosen options) become ``{var}`` placeholders with ``vars=True`` (and a CSV header
-to start the data file from); secrets stay ``{{secret:NAME}}``. What a fill script cannot express (a
-drag) is kept as a comment so nothing is dropped silently. The format is the one ``agent.fill.script`` validates; the
-export is checked against it when that module is importable.
+Typed values and choices become ``{var}`` placeholders with ``vars=True``, named as the recording
+named them (from the element's label: ``full_name``, ``from``, ``seat``), with a CSV header and the
+recorded values as its first row; secrets stay ``{{secret:NAME}}``. What a fill script cannot express
+(a drag) is kept as a comment so nothing is dropped silently. The format is the one
+``agent.fill.script`` validates; the export is checked against it when that module is importable.
 """
 
 from __future__ import annotations
@@ -28,11 +37,36 @@ from pathlib import Path
 import yaml
 
 from actions import secrets
+from agent.record.locators import TEXT_INPUTS, stable_name
 from agent.trajectory import Trajectory, read_trajectory
+
+#: Roles written as a family a fill script's element query accepts (a day may be a toggle).
+_EXPORT_ROLE = {"toggle": "button", "option": "listitem"}
+
+
+def element_target(loc: dict, name: str | None = None, row: str | None = None) -> dict | str | None:
+    """A fill target for a recorded element: its name (``name`` overrides it, e.g. a ``{var}``) less
+    any data in a button's caption, its role, and the row's variable; None without a usable name."""
+    role = _EXPORT_ROLE.get(loc.get("role"), loc.get("role"))
+    if name is None:
+        name = loc.get("name") or ""
+        if role in ("button", "link", "tab", "menuitem") and stable_name(name):
+            name = stable_name(name)
+    if not name and not row:
+        return None
+    out: dict = {"name": name} if name else {}
+    out["role"] = role
+    if row:
+        out["row"] = row
+    if loc.get("nth") and not row and name == loc.get("name"):
+        out["nth"] = loc["nth"]
+    return out
 
 
 def _target(step: dict, script_dir: Path, folder: Path) -> dict | str | None:
     anchor = step.get("anchor") or {}
+    if anchor.get("element") and (t := element_target(anchor["element"])) is not None:
+        return t
     if anchor.get("text"):
         return anchor["text"]
     if anchor.get("crop"):
@@ -45,6 +79,8 @@ def _field(click: dict | None, script_dir: Path, folder: Path) -> dict | str | N
     if click is None:
         return None
     anchor = click.get("anchor") or {}
+    if (anchor.get("element") or {}).get("role") in TEXT_INPUTS and anchor["element"].get("name"):
+        return element_target(anchor["element"])
     if anchor.get("label"):
         return anchor["label"]
     return _target(click, script_dir, folder)
@@ -104,6 +140,9 @@ def _dropdown(first: dict, second: dict, after: dict | None, folder: Path) -> st
     """The option chosen when ``first`` opened a list and ``second`` clicked an item of it, else None."""
     a1, a2 = first.get("action") or {}, second.get("action") or {}
     an1, an2 = first.get("anchor") or {}, second.get("anchor") or {}
+    e1, e2 = an1.get("element"), an2.get("element")
+    if (e1 and e1.get("role") != "combobox") or (e2 and e2.get("role") not in ("option", "listitem", "menuitem", "text")):
+        return None  # the elements say what was clicked: no list opened and chosen from
     if a1.get("type") != "click" or a2.get("type") != "click" or a1.get("clicks", 1) != 1 or a2.get("clicks", 1) != 1:
         return None
     if not an1.get("label") or None in (a1.get("x"), a1.get("y"), a2.get("x"), a2.get("y")):
@@ -133,6 +172,75 @@ def _dropdown(first: dict, second: dict, after: dict | None, folder: Path) -> st
     return option
 
 
+def _dropdown_field(s: dict, last_click: dict | None) -> dict | None:
+    """The target of a drop-down that a typing step picked from (its focus), or None."""
+    focus = s.get("focus") or ((last_click or {}).get("anchor") or {}).get("element") or {}
+    if focus.get("role") == "combobox" and "editable" not in (focus.get("states") or ()) and focus.get("name"):
+        return element_target(focus)
+    return None
+
+
+def _picked(s: dict, nxt: dict | None) -> tuple[str, str] | None:
+    """(option, variable) a typing step picked in a drop-down — read after it, or after the Enter
+    that closed the list — or None."""
+    for step in (s, nxt or {}):
+        ch = step.get("choice") or {}
+        if ch.get("value") and ch.get("var") == s.get("var"):
+            return ch["value"], ch["var"]
+    return None
+
+
+_ISO = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _fill_has(action: str) -> bool:
+    """Does the installed fill script format know this step (``date`` came with the element runner)?"""
+    try:
+        from agent.fill.script import ACTIONS
+    except ImportError:
+        return False
+    return action in ACTIONS
+
+
+def _fold_opener(steps: list, origin: list, date: dict) -> None:
+    """A ``date`` step clicks its picker's field itself and pages the months: the click that opened
+    the calendar (its effect showed a month) and the person's own paging become its ``field``."""
+    while origin and _is_pager(origin[-1]):
+        steps.pop()
+        origin.pop()
+    if origin and (origin[-1].get("effect") or {}).get("month") and "click" in steps[-1]:
+        date["field"] = steps.pop()["click"]
+        origin.pop()
+
+
+def _is_pager(s: dict) -> bool:
+    from agent.record.repair import NEXT, PREV
+
+    name = ((s.get("anchor") or {}).get("element") or {}).get("name") or ""
+    return (s.get("action") or {}).get("type") == "click" and bool(NEXT.search(name) or PREV.search(name))
+
+
+def _choice_step(s: dict, use_vars: bool, variables: dict[str, str]) -> dict | None:
+    """The fill step for a click that chose (``choice: {var, value}``), or None."""
+    ch, loc = s.get("choice") or {}, (s.get("anchor") or {}).get("element") or {}
+    if not ch.get("value") or not loc:
+        return None
+    value = ch["value"]
+    if use_vars:
+        variables.setdefault(ch["var"], value)
+        value = "{%s}" % ch["var"]
+    role = loc.get("role")
+    if loc.get("month") and _ISO.match(ch["value"]) and _fill_has("date"):
+        return {"date": {"value": value}}
+    if role == "radio" and loc.get("group"):
+        return {"choose": {"group": loc["group"], "option": value}}
+    if role == "checkbox" and loc.get("name"):
+        return {"check": {"label": loc["name"], "value": value}}
+    if loc.get("row") and role not in ("listitem", "option", "radio") and not loc.get("month"):
+        return {"click": element_target(loc, row=value)}
+    return {"click": element_target(loc, name=value)}
+
+
 def build(t: Trajectory, script_dir: Path, *, use_vars: bool = False) -> tuple[list, list[str], dict[str, str]]:
     """(steps, notes, variables: name -> recorded value). ``notes`` become comments for what needs a
     person's edit."""
@@ -142,6 +250,12 @@ def build(t: Trajectory, script_dir: Path, *, use_vars: bool = False) -> tuple[l
     variables: dict[str, str] = {}
     taken = {s["var"] for s in t.steps if s.get("var")}
     last_click: dict | None = None
+    origin: list[dict] = []  # the recorded step each exported one came from
+
+    def emit(fill_step: dict) -> None:
+        steps.append(fill_step)
+        origin.append(s)
+
     todo = [s for s in t.steps if (s.get("action") or {}).get("type") not in ("done", "fail", None)]
     i = 0
     while i < len(todo):
@@ -153,7 +267,13 @@ def build(t: Trajectory, script_dir: Path, *, use_vars: bool = False) -> tuple[l
         person = (s.get("timings") or {}).get("person_s") or 0
         target = _target(s, script_dir, folder)
         if person > 3 and isinstance(target, str) and kind in ("click", "scroll"):
-            steps.append({"wait_for": target})  # the person waited for something to appear
+            emit({"wait_for": target})  # the person waited for something to appear
+        if kind == "click" and (chosen := _choice_step(s, use_vars, variables)) is not None:
+            if "date" in chosen:
+                _fold_opener(steps, origin, chosen["date"])
+            emit(chosen)
+            last_click = None
+            continue
         if kind == "click":
             option = _dropdown(s, nxt, todo[i + 1] if i + 1 < len(todo) else None, folder) if nxt else None
             if option is not None:
@@ -162,7 +282,7 @@ def build(t: Trajectory, script_dir: Path, *, use_vars: bool = False) -> tuple[l
                     name = _unique(_name(field), taken)
                     variables[name] = option
                     option = "{%s}" % name
-                steps.append({"select": {"field": field, "option": option}})
+                emit({"select": {"field": field, "option": option}})
                 last_click = None
                 i += 1
                 continue
@@ -173,31 +293,49 @@ def build(t: Trajectory, script_dir: Path, *, use_vars: bool = False) -> tuple[l
             if a.get("clicks", 1) == 1 and nxt and (nxt.get("action") or {}).get("type") == "type":
                 continue  # it only put the cursor in the field: `type: {into: ...}` clicks it itself
             key = {1: "click", 2: "double_click"}.get(a.get("clicks", 1), "double_click")
-            steps.append({key: target})
+            emit({key: target})
+        elif kind == "type" and _dropdown_field(s, last_click) and (picked := _picked(s, nxt)) is not None:
+            value, var = picked  # typing picked an option of a drop-down (a native select)
+            if use_vars:
+                variables[var] = value
+                value = "{%s}" % var
+            emit({"select": {"field": _dropdown_field(s, last_click), "option": value}})
+            last_click = None
+            if nxt and (nxt.get("action") or {}).get("type") == "press" and nxt["action"].get("key") == "enter":
+                i += 1  # the Enter that closed the list: fill's select closes it itself
         elif kind == "type":
             text = a.get("text", "")
+            chosen = (nxt or {}).get("choice") or {}
+            if s.get("var") and chosen.get("var") == s["var"] and chosen.get("value"):
+                text = chosen["value"]  # the suggestion picked next: type all of it, then pick it
             if use_vars and not secrets.has_secret(text) and s.get("var"):
                 variables[s["var"]] = text
                 text = "{%s}" % s["var"]
             into = _field(last_click, script_dir, folder)
-            if into is None:
-                into = {"description": "the field that has keyboard focus"}
-                notes.append(f"step {s.get('index')}: typing without a click before it (e.g. after Tab); "
-                             "name the field in 'into'")
-            steps.append({"type": {"into": into, "text": text}})
+            focus = s.get("focus") or {}
+            if into is None and focus.get("role") in TEXT_INPUTS and focus.get("name"):
+                into = element_target(focus)
+            if into is None and focus:
+                emit({"type": {"text": text}})  # into whatever has the focus (after Tab, say)
+            else:
+                if into is None:
+                    into = {"description": "the field that has keyboard focus"}
+                    notes.append(f"step {s.get('index')}: typing without a click before it (e.g. after Tab); "
+                                 "name the field in 'into'")
+                emit({"type": {"into": into, "text": text}})
             last_click = None
         elif kind == "press":
-            steps.append({"press": a["key"] if a.get("presses", 1) == 1 else {"key": a["key"], "presses": a["presses"]}})
+            emit({"press": a["key"] if a.get("presses", 1) == 1 else {"key": a["key"], "presses": a["presses"]}})
             last_click = None
         elif kind == "hotkey":
-            steps.append({"hotkey": "+".join(a.get("keys") or [])})
+            emit({"hotkey": "+".join(a.get("keys") or [])})
         elif kind == "scroll":
             sc = {k: a[k] for k in ("dy", "dx") if a.get(k)}
             if target is not None:
                 sc["at"] = target
-            steps.append({"scroll": sc})
+            emit({"scroll": sc})
         elif kind == "wait":
-            steps.append({"wait": a.get("seconds", 1)})
+            emit({"wait": a.get("seconds", 1)})
         else:
             notes.append(f"step {s.get('index')}: {kind} {({k: v for k, v in a.items() if k != 'type'})} "
                          "cannot be written as a fill step; do it by hand or replay the recording")

@@ -117,6 +117,17 @@ class FrameHistory:
         with self._lock:
             return self._pictures[-1].frame if self._pictures else None
 
+    def picture(self, first_seen: float) -> Frame | None:
+        """The kept picture first captured at ``first_seen`` (None when forgotten)."""
+        with self._lock:
+            return next((p.frame for p in self._pictures if p.first == first_seen), None)
+
+    def newest(self) -> tuple[Frame, float, float] | None:
+        """The newest picture, when it was first captured and when it was last seen (or None)."""
+        with self._lock:
+            p = self._pictures[-1] if self._pictures else None
+            return (p.frame, p.first, p.last) if p is not None else None
+
 
 def newer(a: Pin | None, b: Pin | None) -> Pin | None:
     """Of two pins for one event, the one seen later (a second look may find a fresher capture)."""

@@ -15,7 +15,9 @@ process at ``nice +10`` takes the GIL out of the picture and lets the kernel pre
   pickled or must share the recorder's memory (and for tests).
 
 Both run one call at a time and answer with a ``concurrent.futures.Future``; the labelling worker
-decides how long to wait (``agent.record.labelling``).
+decides how long to wait (``agent.record.labelling``). Each tells the worker the labeller's
+``kinds`` and whether it takes the step's ``context`` (``agent.record.labels``). The recorder's
+accessibility reader (``agent.record.watch``) runs in a ``ProcessRunner`` of its own.
 """
 
 from __future__ import annotations
@@ -59,6 +61,7 @@ def _recv(f):
 class ThreadRunner:
     def __init__(self, labeller: Callable) -> None:
         self.kinds = getattr(labeller, "kinds", None)
+        self.context = bool(getattr(labeller, "context", False))  # it takes the step's context dict
         self._labeller = labeller
         self._calls: queue.SimpleQueue = queue.SimpleQueue()
         threading.Thread(target=self._run, name="record-labeller", daemon=True).start()
@@ -95,7 +98,8 @@ class ProcessRunner:
         self._ready = ready
         threading.Thread(target=self._run, args=(factory,), name="record-labeller-pipe", daemon=True).start()
         try:
-            self.kinds = ready.result(timeout=start_timeout)
+            info = ready.result(timeout=start_timeout)
+            self.kinds, self.context = info["kinds"], info["context"]
         except Exception as e:
             self.close()
             raise LabellerUnavailable(f"the labeller process did not start: {e}") from None
@@ -163,7 +167,8 @@ def serve() -> None:
         factory = _recv(inp)
         labeller = factory()
         kinds = getattr(labeller, "kinds", None)
-        _send(out, ("ready", frozenset(kinds) if kinds is not None else None))
+        _send(out, ("ready", {"kinds": frozenset(kinds) if kinds is not None else None,
+                              "context": bool(getattr(labeller, "context", False))}))
     except EOFError:
         return
     except Exception as e:  # noqa: BLE001 - reported to the recorder

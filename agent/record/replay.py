@@ -1,45 +1,58 @@
-"""``agent replay``: perform a recorded trajectory again, re-grounding every step on the live screen.
+"""``agent replay``: perform a recorded trajectory again, re-finding every target on the live screen.
 
-Replaying the recorded coordinates is what makes peer tools brittle (a moved window, another
-resolution) and replaying at recorded speed or faster is what makes them flaky (a slow app). Here every
-step that points somewhere is found again first:
+Replaying recorded coordinates is what makes macro recorders brittle (a moved or resized window,
+rows in another order, a calendar on another month) and replaying at recorded speed is what makes
+them flaky (a slow app). Here each step that points somewhere is resolved first, on fresh settled
+screens until ``find_timeout``:
 
-1. **template match** of the recorded crop (``agent.record.anchors.TemplateGrounder``, several scales); a
-   crop that matches twice is retried larger, cut from the recorded screenshot;
-2. the **OCR text** anchor, when an OCR grounder is installed and the step has text;
-3. the **VLM** grounder, when a model is configured (whatever the caller passes as ``fallbacks``).
+1. **the element** (``agent.record.resolve``): the recorded role and name, in the recorded row (by
+   its content, never its position), with the replay's ``--var`` values; a target that is a day of a
+   calendar first brings the calendar to its month (``agent.record.repair``);
+2. **the pixels** (``agent.record.pixels``): the recorded crop, the OCR text, the VLM grounder — and
+   then the element under the point must not be another one (``resolve.identity``): the crop of a
+   "3" found in the wrong month is rejected, not clicked;
+3. **healing** (``agent.record.heal``), with a model configured: the agent loop gets a sub-goal built
+   from the recording and a few steps; its actions are recorded as ``healed``.
 
-Finding is retried on fresh settled screenshots until ``find_timeout``, so an app that is slower than
-it was while recording is waited for. After acting, the screen must change when it changed in the
-recording (bounded wait). Any failure stops the replay with a ``ReplayFailed`` naming the step, the
-reason and a screenshot of the screen as it was; nothing is ever clicked at the old coordinates.
-Input goes through the caller's ``StepRunner`` and so through the safe executor.
+Before typing, the keyboard focus must be on the recorded field (``resolve.focus_problem``); text is
+never typed anywhere else. After each step the recorded change is awaited (``repair.unmet``: the page
+heading, the calendar month, the suggestions that appeared …), a calendar on another month is paged
+to the recorded one, and anything else that does not show stops the replay: ``ReplayFailed`` names
+the step, the reason and a screenshot of the screen as it was. Nothing is ever clicked at the old
+coordinates. Input goes through the caller's ``StepRunner`` and so through the safe executor.
 
-Steps of ``agent run`` / ``agent do`` have no crop; one is cut from their "before" screenshot around
-the action point (mapped through the step's ``screen_area`` and ``image_size``).
+Recordings without element locators (older ones, ``agent run`` / ``agent do`` trajectories) replay
+by their pixels alone, as before.
 """
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from PIL import Image, ImageDraw
+from PIL import ImageDraw
 
 from actions import secrets
-from actions.space import Action, TypeText, action_from_json
-from agent.record.anchors import TemplateGrounder, anchor_point, crop_around, crop_boxes, match_mask, score_at
+from actions.coords import Rect
+from actions.space import Action, Click, TypeText, action_from_json
+from agent.elements.ground import ElementAmbiguous, ElementMissing
+from agent.elements.model import Element, ScreenModel
+from agent.record.anchors import window_at
+from agent.record.locators import month_of
+from agent.record.pixels import PixelFinder
+from agent.record.repair import Substitutions, other_month, to_month, unmet
+from agent.record.resolve import Expected, find, focus_problem, focused, identity, point_in, wanted_month
+from agent.record.variables import Values
 from agent.screen import Frame, Screen, encode, frames_differ, wait_settled
 from agent.steps import StepRunner
 from agent.trajectory import Trajectory, TrajectoryWriter
 from model.base import ModelError
-from model.grounding import AmbiguousMatch, ElementNotFound, GroundingError, Grounder, Query, Shot
+from model.grounding import GroundingError, Grounder
 
-_VAR = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 POINTED = ("click", "mouse_down", "mouse_up", "move", "scroll", "drag")
+_YES = {"yes", "y", "true", "1", "x", "on", "checked"}
 
 
 class ReplayFailed(Exception):
@@ -58,6 +71,7 @@ class ReplayOptions:
     variables: dict[str, str] = field(default_factory=dict)
     find_timeout: float = 10.0
     change_timeout: float = 2.0
+    effect_timeout: float = 10.0  # how long the recorded change of a step is awaited
     min_score: float = 0.8
     confirm: Callable[[int, str], bool] | None = None  # --step
 
@@ -71,141 +85,52 @@ class ReplayResult:
     reason: str | None = None
     screenshot: str | None = None
     not_found: list[int] = field(default_factory=list)  # dry run: steps whose target is not on screen now
+    healed: list[int] = field(default_factory=list)  # steps the agent loop did
+    repaired: list[int] = field(default_factory=list)  # steps after which the calendar was paged
 
     def to_json(self) -> dict:
         return dict(self.__dict__)
 
 
 class Replayer:
+    """Replays ``recording`` (see the module docstring). ``runner=None`` is a dry run: targets are
+    resolved on the current screen (``elements``, an ``ElementModeler``, names them) and drawn.
+    ``healer`` (``agent.record.heal.Healer``) hands unresolved steps to the agent loop."""
+
     def __init__(self, recording: Trajectory, screen: Screen, *, runner: StepRunner | None,
                  writer: TrajectoryWriter, options: ReplayOptions = ReplayOptions(),
-                 fallbacks: list[Grounder] | None = None, on_step: Callable[..., None] | None = None):
+                 fallbacks: list[Grounder] | None = None, on_step: Callable[..., None] | None = None,
+                 elements=None, healer=None):  # noqa: ANN001 - ElementModeler, Healer
         self.rec = recording
         self.screen = screen
         self.runner = runner  # None: dry run
         self.writer = writer
         self.opt = options
-        self.template = TemplateGrounder()
-        self.fallbacks = fallbacks or []
+        self.pixels = PixelFinder(recording.folder, min_score=options.min_score, fallbacks=fallbacks)
+        self.modeler = elements if elements is not None else getattr(runner, "modeler", None)
+        self.healer = healer
         #: ``on_step(index, message, ok)``: a step done (or, in a dry run, found: ok) or not found (not ok)
         self.on_step = on_step or (lambda i, msg, ok=True: None)
-        self._images: dict[str, Image.Image] = {}
         self.not_found: list[int] = []
+        self.healed: list[int] = []
+        self.repaired: list[int] = []
+        self.values = Values(recording, options.variables)
+        self.subst = Substitutions(self.values.changed())
+        self._clicked: Element | None = None  # the element this replay clicked last
 
-    # files of the recording ---------------------------------------------------------------------
-    def _image(self, rel: str | None) -> Image.Image | None:
-        if not rel:
-            return None
-        if rel not in self._images:
-            p = (self.rec.folder / rel).resolve()
-            if not p.is_relative_to(self.rec.folder.resolve()) or not p.is_file():
-                return None
-            self._images[rel] = Image.open(p).convert("RGB")
-        return self._images[rel]
-
-    def _screen_scale(self, step: dict) -> float:
-        """Recorded image pixels → screen pixels (2.0 when the screenshot was downscaled by half)."""
-        area, size = step.get("screen_area"), step.get("image_size")
-        return area[2] / size[0] if area and size and size[0] else 1.0
-
-    def _cut(self, step: dict, point: tuple[float, float], size: tuple[int, int]):
-        """A crop of the recorded screenshot around ``point`` (screen px), ``size`` in screen px, kept
-        inside the target's window when the recording knows it."""
-        shot = self._image(step.get("screenshot"))
-        if shot is None:
-            return None
-        s = self._screen_scale(step)
-        area = step.get("screen_area") or [0, 0, shot.width * s, shot.height * s]
-        win = ((step.get("anchor") or {}).get("window") or {}).get("box")
-        within = None
-        if win:
-            within = ((win[0] - area[0]) / s, (win[1] - area[1]) / s,
-                      (win[0] + win[2] - area[0]) / s, (win[1] + win[3] - area[1]) / s)
-        c = crop_around(shot, (point[0] - area[0]) / s, (point[1] - area[1]) / s,
-                        (round(size[0] / s), round(size[1] / s)), within)
-        return c.image, c.offset, match_mask(c.image.size, crop_boxes(step.get("masked") or [], c.box))
-
-    def _locate_once(self, step: dict, anchor: dict | None, point, frame: Frame) -> tuple[tuple[float, float], dict]:
-        """Template first: the recorded crop (or a cut of the screenshot); when it matches twice, a
-        larger cut (more context decides); when it matches nowhere, a smaller one (less context that
-        may have changed, e.g. a neighbouring field now filled in). Then the fallback grounders."""
-        shot = Shot.full(frame.image, frame.left, frame.top)
-        errors: list[str] = []
-        recorded = self._image((anchor or {}).get("crop"))
-        first = (recorded, tuple(anchor.get("offset") or (0, 0)),
-                 match_mask(recorded.size, anchor.get("masked"))) if recorded is not None \
-            else self._cut(step, point, (200, 100))
-        todo = [("crop", first)] if first else []
-        if not todo:
-            errors.append("the step has no crop and no screenshot to cut one from")
-        tried_larger = tried_smaller = False
-        smaller = None  # (template, offset, scale) of a crop that matched in several places
-        while todo:
-            label, (tpl, offset, mask) = todo.pop(0)
-            try:
-                m = self.template.locate(shot, Query(template=tpl, min_score=self.opt.min_score),
-                                         scale_hint=self._screen_scale(step), mask=mask)
-                p = anchor_point(m, tpl, offset)
-                # a larger cut only decides between places where the smaller one matches too
-                if smaller is not None:
-                    st, so, ss, sm = smaller
-                    ip = (p[0] - frame.left, p[1] - frame.top)
-                    if score_at(frame.image, st, so, ip, ss, mask=sm) < self.opt.min_score:
-                        errors.append(f"{label}: matched where the smaller crop does not")
-                        continue
-                return p, {"method": "template", "crop": label, "score": round(m.score, 3)}
-            except AmbiguousMatch as e:
-                errors.append(f"{label}: " + str(e).replace("'image template' ", "the crop "))
-                if smaller is None:
-                    smaller = (tpl, offset, e.matches[0].box.width / tpl.width, mask)
-                if not tried_larger:
-                    tried_larger = True
-                    todo += [(f"{w}x{h}", c) for w, h in ((400, 200), (800, 400))
-                             if (c := self._cut(step, point, (w, h)))]
-            except ElementNotFound as e:
-                errors.append(f"{label}: " + str(e).replace("element 'image template' ", "the crop "))
-                if not tried_smaller and not tried_larger:
-                    tried_smaller = True
-                    todo += [(f"{w}x{h}", c) for w, h in ((100, 50),) if (c := self._cut(step, point, (w, h)))]
-        text = (anchor or {}).get("text") or (step.get("action") or {}).get("target")
-        for g in self.fallbacks:
-            if not text:  # a VLM asked about "None" would answer something: better not ask
-                errors.append(f"{getattr(g, 'name', 'fallback')}: the step has no text to describe its target")
-                continue
-            try:
-                m = g.locate(shot, Query(text=text))
-                (cx, cy), name = m.center, getattr(g, "name", "fallback")
-                off = (anchor or {}).get("text_offset")
-                if off and name.startswith("ocr"):  # the click was beside the text (a field by its label)
-                    cx, cy = cx + off[0], cy + off[1]
-                return (cx, cy), {"method": name, "score": round(m.score, 3)}
-            except GroundingError as e:
-                errors.append(f"{getattr(g, 'name', 'fallback')}: {e}")
-        raise GroundingError("; ".join(errors))
-
-    def _locate(self, index: int, step: dict, anchor: dict | None, point) -> tuple[tuple[float, float], dict, Frame]:
-        """Retry on fresh settled screens until found or ``find_timeout`` (a slow app is waited for)."""
-        deadline = time.monotonic() + (self.opt.find_timeout if self.runner is not None else 0.0)
-        tries = 0
-        while True:
-            frame = self._observe(fresh=tries > 0)
-            tries += 1
-            try:
-                p, info = self._locate_once(step, anchor, point, frame)
-                return p, {**info, "tries": tries}, frame
-            except GroundingError as e:
-                if time.monotonic() >= deadline:
-                    shot = self._save(frame, index, "notfound")
-                    raise ReplayFailed(index, f"target not found after {tries} tries: {e}", shot) from None
-            except ModelError as e:  # the VLM fallback's server: retrying will not help, a person must act
-                raise ReplayFailed(index, f"the VLM fallback grounder failed: {e}",
-                                   self._save(frame, index, "notfound")) from None
-            time.sleep(0.25)
-
+    # the screen ---------------------------------------------------------------------------------
     def _observe(self, fresh: bool) -> Frame:
         if self.runner is not None:
             return self.runner.observe(fresh=fresh).frame
         return wait_settled(self.screen).frame
+
+    def _model(self, frame: Frame) -> ScreenModel | None:
+        if self.modeler is None:
+            return None
+        try:
+            return self.modeler.snapshot(frame)
+        except Exception:  # noqa: BLE001 - no element model this time: the pixels still work
+            return None
 
     def _save(self, frame: Frame, index: int, label: str) -> str:
         """Keep the screen as it was when a step failed; the failed step is recorded with it."""
@@ -222,38 +147,106 @@ class Replayer:
         self.writer.append({"action": self.rec.steps[e.index].get("action"), "ok": False, "error": e.reason,
                             "replay_of": e.index, "screenshot": rel})
 
+    def _click_element(self, index: int, why: str) -> Callable[[Element], None]:
+        def click(e: Element) -> None:
+            x, y = e.center
+            out = self.runner.act(Click(round(x), round(y), target=e.name or None),
+                                  extra={"replay_of": index, "repair": why, "element": e.to_json()})
+            if not out.result.ok:
+                raise ReplayFailed(index, f"{why}: clicking {e.label()} failed: {out.result.error}")
+        return click
+
+    def _snapshot(self, fresh: bool) -> ScreenModel:
+        return self._model(self._observe(fresh)) or ScreenModel((), Rect(0, 0, 0, 0))
+
+    # finding ------------------------------------------------------------------------------------
+    def _month_first(self, index: int, exp: Expected, model: ScreenModel) -> bool:
+        """Page a calendar to the month of the day ``exp`` names; True when it paged."""
+        want = wanted_month(exp)
+        if self.runner is None or not other_month(want, model):
+            return False
+        why = to_month(want, self._snapshot, self._click_element(index, "calendar month"),
+                       timeout=self.opt.change_timeout + 3)
+        if why is not None:
+            raise ReplayFailed(index, f"the calendar cannot be brought to the recorded month: {why}",
+                               self._save(self._observe(True), index, "notfound"))
+        self.repaired.append(index)
+        return True
+
+    def _find_once(self, index: int, step: dict, exp: Expected | None, point, frame: Frame):
+        """One try on one screen: the element, else the pixels with the identity check."""
+        anchor = step.get("anchor")
+        model = self._model(frame) if exp is not None else None
+        errors = []
+        if exp is not None and model is not None:
+            if self._month_first(index, exp, model):
+                frame = self._observe(True)
+                model = self._model(frame) or model
+            try:
+                e = find(model, exp, window_of=_live_window)
+                x, y = point_in(e, exp.loc)
+                return (x, y), {"method": "element", "source": e.source, "element": e.to_json()}, frame, e
+            except (ElementMissing, ElementAmbiguous) as err:
+                errors.append(f"element: {err}")
+        try:
+            p, info = self.pixels.locate(step, anchor, point, frame, text=exp.want_name if exp else None)
+        except GroundingError as err:
+            raise GroundingError("; ".join(errors + [str(err)])) from None
+        if exp is not None and model is not None:
+            why = identity(model, exp, *p)
+            if why:
+                raise GroundingError("; ".join(errors + [f"{info['method']} found a place, but {why}"]))
+            e = model.at(*p)
+            if e is not None:
+                info["element"] = e.to_json()
+        return p, info, frame, None
+
+    def _find(self, index: int, step: dict, exp: Expected | None, point):
+        """Retry on fresh settled screens until found or ``find_timeout`` (a slow app is waited for)."""
+        deadline = time.monotonic() + (self.opt.find_timeout if self.runner is not None else 0.0)
+        tries = 0
+        while True:
+            frame = self._observe(fresh=tries > 0)
+            tries += 1
+            try:
+                p, info, frame, e = self._find_once(index, step, exp, point, frame)
+                return p, {**info, "tries": tries}, frame, e
+            except GroundingError as err:
+                if time.monotonic() >= deadline:
+                    shot = self._save(frame, index, "notfound")
+                    raise ReplayFailed(index, f"target not found after {tries} tries: {err}", shot) from None
+            except ModelError as err:  # the VLM fallback's server: retrying will not help, a person must act
+                raise ReplayFailed(index, f"the VLM fallback grounder failed: {err}",
+                                   self._save(frame, index, "notfound")) from None
+            time.sleep(0.25)
+
     # one step -----------------------------------------------------------------------------------
-    def _prepare(self, index: int, step: dict) -> tuple[Action, dict, Frame | None]:
+    def _prepare(self, index: int, step: dict) -> tuple[Action, dict, Frame | None, Element | None]:
         data = dict(step.get("action") or {})
         kind = data.get("type")
         info: dict = {}
-        frame = None
+        frame = element = None
         if kind == "type":
-            data["text"] = self._fill(step, data["text"])
+            data["text"] = self.values.text(step, data["text"])
         if kind in POINTED and data.get("x" if kind != "drag" else "x1") is not None:
-            anchor = step.get("anchor")
             pt = (data["x1"], data["y1"]) if kind == "drag" else (data["x"], data["y"])
-            (nx, ny), info, frame = self._locate(index, step, anchor, pt)
+            exp = self.values.expected(step)
+            (nx, ny), info, frame, element = self._find(index, step, exp, pt)
             if kind == "drag":
                 data.update(x1=round(nx), y1=round(ny), x2=round(nx + data["x2"] - pt[0]),
                             y2=round(ny + data["y2"] - pt[1]))
             else:
                 data.update(x=round(nx), y=round(ny))
-            if kind == "click" and not data.get("target") and (anchor or {}).get("text"):
-                data["target"] = anchor["text"]  # the safety layer reads it (risky words)
-        return action_from_json(data), info, frame
-
-    def _fill(self, step: dict, text: str) -> str:
-        var = step.get("var")
-        if var and var in self.opt.variables:
-            return self.opt.variables[var]
-        return _VAR.sub(lambda m: self.opt.variables.get(m.group(1), m.group(0)), text)
+            if kind == "click" and not data.get("target"):  # the safety layer reads it (risky words)
+                data["target"] = (element.name if element is not None and element.name else None) \
+                    or (step.get("anchor") or {}).get("text")
+        return action_from_json(data), info, frame, element
 
     def _expect_change(self, index: int) -> bool:
         """Did the screen change after this step while recording? (Its screenshot vs the next one.)"""
         nxt = next((s for s in self.rec.steps[index + 1:] if s.get("screenshot")), None)
-        a = self._image(self.rec.steps[index].get("screenshot"))
-        b = self._image(nxt.get("screenshot")) if nxt else None
+        a = self.pixels.image(self.rec.steps[index].get("screenshot"))
+        b = self.pixels.image(nxt.get("screenshot")) if nxt else None
         return a is not None and b is not None and frames_differ(a, b, tolerance=8)
 
     def run(self) -> ReplayResult:
@@ -273,7 +266,7 @@ class Replayer:
                         time.sleep(lag)
                 if self.runner is None:  # dry run: a target missing now is noted, not fatal
                     try:
-                        action, info, frame = self._prepare(i, step)
+                        action, info, frame, _e = self._prepare(i, step)
                     except ReplayFailed as e:
                         self._record_failure(e)
                         self.not_found.append(i)
@@ -281,13 +274,84 @@ class Replayer:
                         continue
                     self._dry(i, action, info, frame)
                 else:
-                    action, info, frame = self._prepare(i, step)
-                    self._act(i, action, info)
+                    self._step(i, step)
                 done += 1
         except ReplayFailed as e:
             self._record_failure(e)
-            return ReplayResult(False, done, time.monotonic() - t0, e.index, e.reason, e.screenshot)
-        return ReplayResult(True, done, time.monotonic() - t0, not_found=self.not_found)
+            return ReplayResult(False, done, time.monotonic() - t0, e.index, e.reason, e.screenshot,
+                                healed=self.healed, repaired=self.repaired)
+        return ReplayResult(True, done, time.monotonic() - t0, not_found=self.not_found, healed=self.healed,
+                            repaired=self.repaired)
+
+    def _step(self, i: int, step: dict) -> None:
+        kind = (step.get("action") or {}).get("type")
+        before = self.runner.observe().frame
+        before_model = self._model(before) if step.get("effect") else None
+        try:
+            action, info, _frame, element = self._prepare(i, step)
+        except ReplayFailed as e:
+            if self.healer is None or kind not in POINTED:
+                raise
+            self._heal(i, step, e)
+            self._after(i, step, before, before_model, "healed step")
+            return
+        if kind == "type" and step.get("focus"):
+            self._check_focus(i, step)
+        if self._already(i, step, element):
+            return
+        self._act(i, action, info)
+        if kind == "click":
+            self._clicked = element
+        elif kind != "type":
+            self._clicked = None
+        self._after(i, step, before, before_model, "typing" if isinstance(action, TypeText) else action.kind)
+
+    def _already(self, i: int, step: dict, e: Element | None) -> bool:
+        """A check box already in the state the recorded click left it in is not clicked again."""
+        ch = step.get("choice") or {}
+        if e is None or e.checked is None or (step.get("anchor") or {}).get("element", {}).get("role") != "checkbox":
+            return False
+        want = str(self.opt.variables.get(ch.get("var"), ch.get("value", ""))).strip().lower() in _YES
+        if e.checked != want:
+            return False
+        self.writer.append({"replay_of": i, "ok": True, "skipped": f"{e.label()} is already "
+                            f"{'ticked' if want else 'clear'}", "element": e.to_json()})
+        self.on_step(i, f"{e.label()} already {'ticked' if want else 'clear'}: not clicked")
+        return True
+
+    def _check_focus(self, i: int, step: dict) -> None:
+        """Typing goes only into the recorded field (module docstring)."""
+        frame = self.runner.observe(fresh=True).frame
+        live = None
+        if self.modeler is not None:
+            try:
+                live = focused(self._model(frame), self.modeler.focused())
+            except Exception:  # noqa: BLE001 - no focus information: the click before was checked
+                live = None
+        why = focus_problem(step["focus"], live, self._clicked)
+        if why is None:
+            return
+        if self.healer is not None:
+            self._heal(i, step, ReplayFailed(i, why))
+            return
+        raise ReplayFailed(i, why, self._save(frame, i, "wrongfocus"))
+
+    def _heal(self, i: int, step: dict, failure: ReplayFailed) -> None:
+        """Hand the step to the agent loop (``agent.record.heal``); ReplayFailed when it cannot."""
+        from agent.record.heal import subgoal
+
+        exp = self.values.expected(step)
+        goal = subgoal(step, exp.want_name if exp else None, exp.row if exp else None)
+        self.on_step(i, f"healing: {goal}")
+        res = self.healer(self.runner, i, goal, on_step=lambda what: self.on_step(i, f"  healed: {what}"))
+        if not res.success:
+            frame = self._observe(True)
+            raise ReplayFailed(i, f"{failure.reason}; the model could not heal it either ({res.status}: "
+                                  f"{res.reason})", self._save(frame, i, "notfound"))
+        self.healed.append(i)
+        if (step.get("action") or {}).get("type") == "type":
+            data = dict(step["action"], text=self.values.text(step, step["action"]["text"]))
+            self._act(i, action_from_json(data), {"method": "healed focus"})
 
     def _act(self, i: int, action: Action, info: dict) -> None:
         if self.opt.confirm is not None and not self.opt.confirm(i, action.describe()):
@@ -298,13 +362,36 @@ class Replayer:
         if not out.result.ok:
             raise ReplayFailed(i, f"{action.describe()} failed: {out.result.error}",
                                self._save(before, i, "failed"))
-        if self._expect_change(i) and not self._changed(before, out.observation.frame if out.observation else None):
-            what = "typing" if isinstance(action, TypeText) else action.kind
+
+    def _after(self, i: int, step: dict, before: Frame, before_model: ScreenModel | None, what: str) -> None:
+        """Await the recorded change (module docstring); page a calendar shown on another month."""
+        effect = step.get("effect")
+        if effect and before_model is not None:
+            deadline = time.monotonic() + self.opt.effect_timeout
+            while True:
+                frame = self.runner.observe(fresh=True).frame
+                now = self._model(frame)
+                missing = unmet(effect, before_model, now, self.subst) if now is not None else []
+                if not missing:
+                    return
+                if other_month(month_of(effect.get("month")), now) and i not in self.repaired:
+                    why = to_month(month_of(effect["month"]), self._snapshot, self._click_element(i, "calendar month"),
+                                   timeout=self.opt.change_timeout + 3)
+                    if why is None:
+                        self.repaired.append(i)
+                        continue
+                if time.monotonic() >= deadline:
+                    raise ReplayFailed(i, f"after the {what}, the screen did not show what it showed while "
+                                          f"recording within {self.opt.effect_timeout:g} s: missing "
+                                          f"{'; '.join(missing)}", self._save(frame, i, "nochange"))
+                time.sleep(0.1)
+        if self._expect_change(i) and not self._changed(before):
             raise ReplayFailed(i, f"the screen did not change within {self.opt.change_timeout:g} s after the "
                                   f"{what}, although it did while recording", self._save(before, i, "nochange"))
 
-    def _changed(self, before: Frame, after: Frame | None) -> bool:
+    def _changed(self, before: Frame) -> bool:
         deadline = time.monotonic() + self.opt.change_timeout
+        after = self.runner.observe().frame
         while True:
             if after is not None and frames_differ(before.image, after.image, tolerance=8):
                 return True
@@ -330,27 +417,10 @@ class Replayer:
         self.on_step(i, f"{action.describe()}  (dry run) {info.get('method', '')}".rstrip())
 
 
-def missing_secrets(recording: Trajectory, start: int = 0) -> list[str]:
-    """Secret names the replay will type that are not set in the environment."""
-    import os
-
-    names = []
-    for s in recording.steps[start:]:
-        a = s.get("action") or {}
-        if a.get("type") == "type":
-            names += [n for n in secrets.names_in(a.get("text", "")) if n not in os.environ and n not in names]
-    return names
-
-
-def variables_in(recording: Trajectory) -> list[str]:
-    out: list[str] = []
-    for s in recording.steps:
-        if s.get("var") and s["var"] not in out:
-            out.append(s["var"])
-        a = s.get("action") or {}
-        if a.get("type") == "type":
-            out += [v for v in _VAR.findall(a.get("text", "")) if v not in out]
-    return out
+def _live_window(e: Element) -> tuple | None:
+    """The live box of the top-level window an element is in (for ``resolve.find``'s tie-break)."""
+    win = window_at(*map(int, e.center))
+    return tuple(win["box"]) if win else None
 
 
 def default_out(folder: Path) -> Path:
