@@ -92,9 +92,9 @@ class Monitor:
 
 @dataclass(frozen=True)
 class Frame:
-    """One captured image (RGB) and where it was on screen. ``raw`` is the grab's own BGRX bytes when it
-    came from :meth:`Screen.capture`: comparing two of them (``same_pixels``) costs a memcmp (~1 ms at
-    1920x1080) instead of a comparison of images."""
+    """One captured image (RGB) and where it was on screen. ``raw`` is the grab's own BGRX bytes when
+    :meth:`Screen.capture` was asked to keep them: comparing two of them (``same_pixels``) costs a
+    memcmp (~1 ms at 1920x1080) instead of a comparison of images."""
 
     image: Image.Image
     left: int
@@ -206,11 +206,14 @@ class Screen:
         m = self._mss().monitors[0]
         return int(m["width"]), int(m["height"])
 
-    def capture(self, monitor: int = 0, region: Region | None = None, *, like: Frame | None = None) -> Frame:
+    def capture(self, monitor: int = 0, region: Region | None = None, *, like: Frame | None = None,
+                raw: bool = False) -> Frame:
         """Grab a monitor (0 = everything) or, if given, ``region`` (screen coordinates; clipped to the desktop).
 
-        ``like``: a recent frame; when the grab shows exactly its pixels the new frame shares its image
-        (no conversion: a poll of a still screen costs the grab and a comparison of bytes)."""
+        ``raw``: keep the grab's bytes in ``Frame.raw`` (as much memory again as the image; the settle
+        wants them). ``like``: a recent frame with raw bytes; when the grab shows exactly its pixels the
+        new frame shares its image (no conversion: a look at a still screen costs the grab and a
+        comparison of bytes)."""
         sct = self._mss()
         mons = sct.monitors
         if region is not None:
@@ -231,7 +234,7 @@ class Screen:
         if like is not None and (like.left, like.top, like.size) == (left, top, shot.size) and like.raw == shot.raw:
             return Frame(like.image, left, top, taken, like.raw)
         img = Image.frombytes("RGB", shot.size, shot.raw, "raw", "BGRX")
-        return Frame(img, left, top, taken, shot.raw)
+        return Frame(img, left, top, taken, shot.raw if raw or like is not None else None)
 
     def close(self) -> None:
         if self._damage:
@@ -368,7 +371,7 @@ def wait_settled(
     """
     start = time.monotonic()
     deadline = start + max(0.0, timeout)
-    prev = screen.capture(monitor, region)
+    prev = screen.capture(monitor, region, raw=True)
     frames = 1
     stable_since = prev.taken_at
     while True:
@@ -380,7 +383,7 @@ def wait_settled(
         wake = min(prev.taken_at + interval, max(stable_since + stable_for, now), deadline)
         if wake > now:
             time.sleep(wake - now)
-        cur = screen.capture(monitor, region, like=prev)
+        cur = screen.capture(monitor, region, like=prev, raw=True)
         frames += 1
         same = cur.same_pixels(prev) if tolerance == 0 else not frames_differ(prev.image, cur.image,
                                                                               tolerance=tolerance)

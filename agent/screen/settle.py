@@ -212,9 +212,11 @@ def _first_change(w: _Wait, before: Frame, cur: Frame, known: list[Region], unti
 
 
 def capture_like(screen: Screen, like: Frame | None, monitor: int = 0, region: Region | None = None) -> Frame:
-    """A capture that shares ``like``'s image when nothing changed (a ``Screen``; other screens, such
-    as the tests' stand-ins, capture plainly)."""
-    return screen.capture(monitor, region, like=like) if isinstance(screen, Screen) else screen.capture(monitor, region)
+    """A capture with its raw bytes that shares ``like``'s image when nothing changed (a ``Screen``;
+    other screens, such as the tests' stand-ins, capture plainly)."""
+    if isinstance(screen, Screen):
+        return screen.capture(monitor, region, like=like, raw=True)
+    return screen.capture(monitor, region)
 
 
 def arm(screen: Screen) -> bool:
