@@ -38,7 +38,7 @@ import tkinter as tk
 from pathlib import Path
 from tkinter import ttk
 
-from tasks.apps.state import widget_truth, write_state
+from tasks.apps.state import open_store, read_rows, widget_truth, write_state
 
 TITLE = "desk-agent sample form"
 COUNTRIES = ("Norway", "Sweden", "Denmark", "Finland", "Iceland", "Germany", "France", "Spain")
@@ -56,22 +56,12 @@ SCHEMA = """CREATE TABLE IF NOT EXISTS submissions (
 
 
 def open_db(path: str | Path) -> sqlite3.Connection:
-    con = sqlite3.connect(str(path))
-    con.execute(SCHEMA)
-    con.commit()
-    return con
+    return open_store(path, SCHEMA)
 
 
 def read_submissions(path: str | Path) -> list[dict]:
     """Every stored submission as a dict (tests and the CLI summary read the store with this)."""
-    if not Path(path).exists():
-        return []
-    con = open_db(path)
-    try:
-        con.row_factory = sqlite3.Row
-        return [dict(r) for r in con.execute("SELECT * FROM submissions ORDER BY id")]
-    finally:
-        con.close()
+    return read_rows(path, SCHEMA, "submissions")
 
 
 def validate(values: dict) -> str | None:

@@ -26,7 +26,7 @@ import tkinter as tk
 from pathlib import Path
 from tkinter import font as tkfont, ttk
 
-from tasks.apps.state import widget_truth, write_state
+from tasks.apps.state import open_store, read_rows, widget_truth, write_state
 
 TITLE = "desk-agent intake"
 COUNTRIES = ("Argentina", "Australia", "Austria", "Belgium", "Brazil", "Canada", "Chile", "China", "Croatia",
@@ -48,22 +48,12 @@ SCHEMA = """CREATE TABLE IF NOT EXISTS intakes (
 
 
 def open_db(path: str | Path) -> sqlite3.Connection:
-    con = sqlite3.connect(str(path))
-    con.execute(SCHEMA)
-    con.commit()
-    return con
+    return open_store(path, SCHEMA)
 
 
 def read_intakes(path: str | Path) -> list[dict]:
     """Every stored intake as a dict (what tests judge a fill by)."""
-    if not Path(path).exists():
-        return []
-    con = open_db(path)
-    try:
-        con.row_factory = sqlite3.Row
-        return [dict(r) for r in con.execute("SELECT * FROM intakes ORDER BY id")]
-    finally:
-        con.close()
+    return read_rows(path, SCHEMA, "intakes")
 
 
 def validate(v: dict) -> str | None:

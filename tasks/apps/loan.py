@@ -28,6 +28,8 @@ import tkinter as tk
 from pathlib import Path
 from tkinter import ttk
 
+from tasks.apps.state import open_store, read_rows
+
 TITLE = "desk-agent equipment loan"
 DEPARTMENTS = ("Accounting", "Administration", "Anatomy", "Archaeology", "Architecture", "Astronomy",
                "Biochemistry", "Biology", "Chemistry", "Civil Engineering", "Classics", "Computer Science",
@@ -47,22 +49,12 @@ SCHEMA = """CREATE TABLE IF NOT EXISTS loans (
 
 
 def open_db(path: str | Path) -> sqlite3.Connection:
-    con = sqlite3.connect(str(path))
-    con.execute(SCHEMA)
-    con.commit()
-    return con
+    return open_store(path, SCHEMA)
 
 
 def read_loans(path: str | Path) -> list[dict]:
     """Every stored loan as a dict (what tests judge a fill by)."""
-    if not Path(path).exists():
-        return []
-    con = open_db(path)
-    try:
-        con.row_factory = sqlite3.Row
-        return [dict(r) for r in con.execute("SELECT * FROM loans ORDER BY id")]
-    finally:
-        con.close()
+    return read_rows(path, SCHEMA, "loans")
 
 
 def validate(v: dict) -> str | None:

@@ -73,3 +73,28 @@ absent means greyed out)."""
             "group": group, "row": row, "states": states,
             "box": [w.winfo_rootx(), w.winfo_rooty(), w.winfo_width(), w.winfo_height()],
             "mapped": bool(w.winfo_ismapped())}
+
+
+def open_store(path: str | os.PathLike, schema: str) -> "sqlite3.Connection":
+    """A Tk app's sqlite store, its table created when missing (the apps' own record of what was saved)."""
+    import sqlite3
+
+    con = sqlite3.connect(os.fspath(path))
+    con.execute(schema)
+    con.commit()
+    return con
+
+
+def read_rows(path: str | os.PathLike, schema: str, table: str) -> list[dict]:
+    """Every row of ``table`` in a store, oldest first, as dicts; [] when the store does not exist yet
+    (what tests and evaluators judge a fill by)."""
+    import sqlite3
+
+    if not os.path.exists(path):
+        return []
+    con = open_store(path, schema)
+    try:
+        con.row_factory = sqlite3.Row
+        return [dict(r) for r in con.execute(f"SELECT * FROM {table} ORDER BY id")]
+    finally:
+        con.close()
