@@ -179,7 +179,9 @@ def _submit(ctx: OracleContext, first: str, last: str, email: str, country: str,
     want = {"first_name": first, "last_name": last, "email": email, "birth_date": birth_date}
     ctx.wait(lambda s: all(s["values"][k] == v for k, v in want.items()), "the form shows what was typed")
     ctx.click("save", "Save")
-    s = ctx.wait(lambda st: st["submissions"] > n or st["status"].startswith("Error:"), "the form saved")
+    # the app stores the row, empties the form ("Ready") and only then says "Saved: ...": wait for the end
+    s = ctx.wait(lambda st: st["status"].startswith("Error:") or (st["submissions"] > n and st["status"].startswith("Saved:")),
+                 "the form saved")
     if s["status"] != f"Saved: {first} {last} (#{n + 1})" or s["submissions"] != n + 1:
         raise OracleError(f"the form did not save: {s['status']}")
 
