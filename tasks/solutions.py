@@ -179,9 +179,11 @@ def _submit(ctx: OracleContext, first: str, last: str, email: str, country: str,
     want = {"first_name": first, "last_name": last, "email": email, "birth_date": birth_date}
     ctx.wait(lambda s: all(s["values"][k] == v for k, v in want.items()), "the form shows what was typed")
     ctx.click("save", "Save")
-    # the app stores the row, empties the form ("Ready") and only then says "Saved: ...": wait for the end
-    s = ctx.wait(lambda st: st["status"].startswith("Error:") or (st["submissions"] > n and st["status"].startswith("Saved:")),
-                 "the form saved")
+    # the app stores the row, then empties the form (its state is written meanwhile, with the previous
+    # message and then "Ready") and only then says "Saved: ... (#id)": wait for that message
+    s = ctx.wait(lambda st: st["status"].startswith("Error:")
+                 or (st["submissions"] > n and st["status"].startswith("Saved:")
+                     and st["status"].endswith(f"(#{st['submissions']})")), "the form saved")
     if s["status"] != f"Saved: {first} {last} (#{n + 1})" or s["submissions"] != n + 1:
         raise OracleError(f"the form did not save: {s['status']}")
 
