@@ -19,7 +19,9 @@ Boxes are in image pixels of the array given; ``TextBox`` is frozen so cached li
 
 from __future__ import annotations
 
+import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Protocol
 
@@ -114,15 +116,27 @@ class RapidOcrEngine:
         by_step: dict[float, list[int]] = {}
         for k, st in enumerate(steps):
             by_step.setdefault(round(st, 4), []).append(k)
-        for st, members in sorted(by_step.items()):
-            for i in range(0, len(members), batch):
-                idx = members[i:i + batch]
-                norm = np.concatenate([rec.resize_norm_img(np.ascontiguousarray(crops[k]), st)[None]
-                                       for k in idx]).astype(np.float32)
-                decoded = rec.postprocess_op(rec.session(norm)[0], False,
-                                             wh_ratio_list=[ratios[k] for k in idx], max_wh_ratio=st)
-                for k, res in zip(idx, decoded):
-                    out[k] = (str(res[0]).strip(), float(res[1]))
+        jobs = [(st, members[i:i + batch]) for st, members in sorted(by_step.items())
+                for i in range(0, len(members), batch)]
+
+        def run(job: tuple[float, list[int]]) -> None:
+            st, idx = job
+            norm = np.concatenate([rec.resize_norm_img(np.ascontiguousarray(crops[k]), st)[None]
+                                   for k in idx]).astype(np.float32)
+            decoded = rec.postprocess_op(rec.session(norm)[0], False,
+                                         wh_ratio_list=[ratios[k] for k in idx], max_wh_ratio=st)
+            for k, res in zip(idx, decoded):
+                out[k] = (str(res[0]).strip(), float(res[1]))
+
+        # onnxruntime runs one session from several threads at once (and lets go of the GIL): with one
+        # intra-op thread per call, batches on every core. A batch's result depends on its own crops only.
+        lanes = min(len(jobs), os.cpu_count() or 1) if self.threads else 1  # threads=None: ort uses every core
+        if lanes > 1:
+            with ThreadPoolExecutor(lanes, thread_name_prefix="ocr") as pool:
+                list(pool.map(run, jobs))
+        else:
+            for job in jobs:
+                run(job)
         return out
 
 
