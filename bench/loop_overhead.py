@@ -49,7 +49,10 @@ def child(root: Path, steps: int, max_size: tuple[int, int]) -> dict:
     from agent.steps import StepRunner
     from agent.trajectory import TrajectoryWriter
     from model.base import ScriptedModel
-    from model.family import get_family
+    try:
+        from model.families import get_family
+    except ImportError:  # the baseline commit kept the registry in model/family.py
+        from model.family import get_family
     from model.tokens import glm_image_tokens
     from tasks.apps.state import read_state
 

@@ -42,7 +42,7 @@ def measure(runner, pages: str, save: str | None = None) -> list[dict]:
     """Every case on the current screen (``save``: a folder for the Set-of-Mark screenshots)."""
     from agent.observe import build_view
     from model.base import ImagePart, TextPart
-    from model.family import get_family
+    from model.families import get_family
     from model.marks import estimate_tokens
     from model.tokens import glm_image_tokens
 

@@ -17,7 +17,8 @@ Two rules shape this module:
   length of the text, because a model can emit tens of kilobytes of junk, and the fuzz test in
   ``tests/test_parsers.py`` feeds them exactly that.
 
-``model/`` may import ``actions/`` but never ``agent/`` or ``tasks/``.
+The registry that maps a name to a family is ``model.families``. ``model/`` may import ``actions/`` but
+never ``agent/`` or ``tasks/``.
 """
 
 from __future__ import annotations
@@ -105,42 +106,6 @@ class ModelFamily(Protocol):
               elements: ElementList | None = None) -> ParsedStep: ...
 
     def action_text(self, action: Action, image_map: ImageMap) -> str: ...
-
-
-# --- registry ---------------------------------------------------------------------------------
-
-_ALIASES = {
-    "glm45v": "glm45v", "glm": "glm45v", "glm-4.5v": "glm45v", "glm4.5v": "glm45v", "glm-45v": "glm45v",
-    "glm41v": "glm41v", "glm-4.1v": "glm41v", "glm4.1v": "glm41v", "glm-4.1v-thinking": "glm41v",
-    "glm-4.1v-9b-thinking": "glm41v",
-    "uitars": "uitars", "ui-tars": "uitars", "qwen25vl": "uitars", "ui-tars-1.5": "uitars",
-    "qwen2.5-vl": "uitars",
-    # models without GUI grounding of their own act through marks or element lists (--observe som)
-    "generic": "generic", "openai": "generic", "gemma-3": "generic", "gemma3": "generic", "step-3": "generic",
-    "step3": "generic", "kimi-vl": "generic", "kimi": "generic",
-}
-
-
-def get_family(name: str) -> ModelFamily:
-    """The family for ``name`` (case-insensitive; aliases allowed); ``ValueError`` lists the names."""
-    key = _ALIASES.get(str(name).strip().lower())
-    if key == "glm45v":
-        from model.glm45v import Glm45vFamily
-
-        return Glm45vFamily()
-    if key == "glm41v":
-        from model.glm41v import Glm41vFamily
-
-        return Glm41vFamily()
-    if key == "uitars":
-        from model.uitars import UITarsFamily
-
-        return UITarsFamily()
-    if key == "generic":
-        from model.generic import GenericFamily
-
-        return GenericFamily()
-    raise ValueError(f"unknown model family {name!r}; known: {', '.join(sorted(_ALIASES))}")
 
 
 # --- shared text helpers ----------------------------------------------------------------------

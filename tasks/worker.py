@@ -147,7 +147,7 @@ def _model_episode(inst: TaskInstance, runner) -> dict:
     from agent.loop import LoopConfig, run_episode
     from model.base import GenerationConfig
     from model.config import NO_MODEL_HELP, build_model, load_settings
-    from model.family import get_family
+    from model.families import get_family
 
     settings = load_settings()
     if settings is None:

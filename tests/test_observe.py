@@ -14,7 +14,8 @@ from agent.elements.model import Element, ScreenModel
 from agent.observe import candidates, observe_mode
 from model.base import Completion, ImagePart, ModelError, TextPart
 from model.config import load_settings
-from model.family import HistoryEntry, ParseError, get_family
+from model.families import get_family
+from model.family import HistoryEntry, ParseError
 from model.answers import json_objects
 from model.generic import GenericFamily
 from model.glm41v import Glm41vFamily

@@ -12,7 +12,8 @@ from PIL import Image
 from actions.coords import ImageMap, Rect
 from actions.space import Click, Done, Drag, Fail, Hotkey, KeyPress, MoveTo, Scroll, TypeText, Wait
 from model.base import Completion, ImagePart, TextPart
-from model.family import HistoryEntry, ParsedStep, ParseError, get_family, half_size
+from model.families import get_family
+from model.family import HistoryEntry, ParsedStep, ParseError, half_size
 from model.generic import GenericFamily
 from model.glm41v import Glm41vFamily
 from model.glm45v import PC_ACTION_SPACE, Glm45vFamily

@@ -97,7 +97,7 @@ def test_re_asks_are_bounded(screen, xdisplay, tmp_path):
     from agent.steps import StepRunner
     from agent.trajectory import TrajectoryWriter, read_trajectory
     from model.base import ScriptedModel
-    from model.family import get_family
+    from model.families import get_family
 
     root = tk.Tk()
     root.geometry("300x200+900+500")

@@ -296,7 +296,8 @@ def test_tiny_glm4v_runs_the_glm41v_prompt_through_the_backend(tmp_path):
     """GLM-4.1V-9B-Thinking's architecture through the same loading path, fed what the GLM-4.1V family
     builds: the current screenshot first at full size, an earlier one at half size, then the text."""
     from actions.coords import ImageMap, Rect
-    from model.family import HistoryEntry, ParseError, get_family
+    from model.families import get_family
+    from model.family import HistoryEntry, ParseError
 
     folder = tmp_path / "GLM-4.1V-tiny"
     _build_tiny_glm4v(folder)

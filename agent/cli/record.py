@@ -59,7 +59,7 @@ def _fallback_grounders(use_ocr: bool, model_flags: dict | None = None) -> tuple
     try:
         from agent.record.heal import Healer
         from model.config import build_model, load_settings
-        from model.family import get_family
+        from model.families import get_family
         from model.ground_vlm import VlmGrounder
 
         settings = load_settings(model_flags or {})

@@ -68,7 +68,7 @@ def run(
     from agent.trajectory import TrajectoryError, TrajectoryWriter
     from model.base import GenerationConfig, ModelError
     from model.config import NO_MODEL_HELP, build_model, load_settings
-    from model.family import get_family
+    from model.families import get_family
 
     try:
         settings = load_settings({"url": model_url, "name": model, "api_key": api_key, "path": model_path,
