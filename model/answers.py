@@ -8,7 +8,7 @@ A VLM asked for "one action as a JSON object" writes it in a code fence, after "
 (the verb as written); the ``generic`` family (``model.generic``) maps verbs and arguments onto actions.
 
 Bounded on junk: at most ``MAX_OBJECTS`` start positions are decoded (the C JSON decoder, each attempt
-linear), a Python dict is at most ``PY_DICT_MAX`` characters, calls come from ``model.family.find_calls``
+linear), a Python dict is at most ``PY_DICT_MAX`` characters, calls come from ``model.calls.find_calls``
 (linear, fuzz-tested).
 """
 
@@ -19,7 +19,8 @@ import json
 import re
 from typing import Any
 
-from model.family import find_calls, unescape
+from model.calls import find_calls
+from model.family import unescape
 
 #: The verbs a model may write, mapped onto the generic family's.
 VERBS = {

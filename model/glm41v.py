@@ -27,7 +27,8 @@ from collections.abc import Sequence
 from actions.coords import ImageMap
 from model.base import ImagePart, Message, TextPart
 from model.family import HistoryEntry, ParsedStep, ParseError, half_size
-from model.glm45v import FEEDBACK_SECTION, SAFETY_NOTE, Glm45vFamily, elements_section, history_text
+from model.glm45v import Glm45vFamily, history_text
+from model.glm45v_prompt import FEEDBACK_SECTION, SAFETY_NOTE, elements_section
 from model.marks import ElementList
 
 # zai-org/GLM-V examples/gui-agent/glm-41v/gui_agent_41v.py, get_pc_prompt: action_space

@@ -40,8 +40,9 @@ from actions.errors import ActionValidationError
 from actions.space import (Action, Click, Done, Drag, Fail, Hotkey, KeyPress, MoveTo, Scroll, TypeText,
                            Wait)
 from model.base import Completion, ImagePart, Message, TextPart
-from model.family import (Call, HistoryEntry, ParsedStep, ParseError, check_size, escape, find_calls, guarded_parse, key_action, type_action,
-                          read_point, same_action, split_think, strip_box_tokens, unescape)
+from model.calls import Call, find_calls
+from model.family import (check_size, escape, guarded_parse, HistoryEntry, key_action, ParsedStep, ParseError,
+                          read_point, same_action, split_think, strip_box_tokens, type_action, unescape)
 from model.marks import ElementAction, ElementList, element_action, element_ref, render_table
 
 IMAGE_FACTOR = 28

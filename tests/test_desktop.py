@@ -6,7 +6,7 @@ import subprocess
 import pytest
 
 import agent.desktop.xvfb as desktop_mod
-from agent.desktop import DesktopError, VirtualDesktop, parse_size
+from agent.desktop import DesktopError, VirtualDesktop, parse_size, serve_forever
 
 needs_xvfb = pytest.mark.skipif(desktop_mod.shutil.which("Xvfb") is None, reason="Xvfb not installed")
 
@@ -102,7 +102,7 @@ def test_serve_forever_stops_on_sigterm():
 
     t = threading.Thread(target=fire)
     t.start()
-    rc = desktop_mod.serve_forever((320, 240), False, lines.append)
+    rc = serve_forever((320, 240), False, lines.append)
     t.join()
     assert rc == 0
     disp = next(ln for ln in lines if ln.startswith("DISPLAY=")).split("=", 1)[1]

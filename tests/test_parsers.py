@@ -16,7 +16,8 @@ from model.families import get_family
 from model.family import HistoryEntry, ParsedStep, ParseError, half_size
 from model.generic import GenericFamily
 from model.glm41v import Glm41vFamily
-from model.glm45v import PC_ACTION_SPACE, Glm45vFamily
+from model.glm45v import Glm45vFamily
+from model.glm45v_prompt import PC_ACTION_SPACE
 from model.marks import ElementList, Mark
 from model.uitars import UITarsFamily, add_box_token, smart_resize
 

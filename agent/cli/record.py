@@ -205,7 +205,8 @@ def replay(
     a report and a screenshot at the first step that fails."""
     import sys
 
-    from agent.record.replay import ReplayOptions, Replayer, default_out
+    from agent.record.outcome import ReplayOptions
+    from agent.record.replay import Replayer, default_out
     from agent.record.variables import missing_secrets, variables_in
     from agent.screen import Screen
     from agent.steps import StepRunner

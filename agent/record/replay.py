@@ -29,18 +29,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from PIL import ImageDraw
 
-from actions import secrets
 from actions.coords import Rect
 from actions.space import Action, Click, TypeText, action_from_json
 from agent.elements.ground import ElementAmbiguous, ElementMissing
 from agent.elements.model import Element, ScreenModel
 from agent.record.anchors import window_at
 from agent.record.locators import month_of
+from agent.record.outcome import ReplayFailed, ReplayOptions, ReplayResult
 from agent.record.pixels import PixelFinder
 from agent.record.repair import Substitutions, other_month, to_month, unmet
 from agent.record.resolve import Expected, find, focus_problem, focused, identity, point_in, wanted_month
@@ -53,43 +52,6 @@ from model.grounding import GroundingError, Grounder
 
 POINTED = ("click", "mouse_down", "mouse_up", "move", "scroll", "drag")
 _YES = {"yes", "y", "true", "1", "x", "on", "checked"}
-
-
-class ReplayFailed(Exception):
-    """A step could not be replayed safely; the replay stopped there."""
-
-    def __init__(self, index: int, reason: str, screenshot: str | None = None):
-        self.index, self.reason, self.screenshot = index, secrets.mask(reason), screenshot
-        where = f" (screenshot: {screenshot})" if screenshot else ""
-        super().__init__(f"step {index}: {self.reason}{where}")
-
-
-@dataclass
-class ReplayOptions:
-    speed: float = 0.0  # 0: no pauses beyond settle waits; 1: the person's pace; 2: twice as fast
-    start: int = 0
-    variables: dict[str, str] = field(default_factory=dict)
-    find_timeout: float = 10.0
-    change_timeout: float = 2.0
-    effect_timeout: float = 10.0  # how long the recorded change of a step is awaited
-    min_score: float = 0.8
-    confirm: Callable[[int, str], bool] | None = None  # --step
-
-
-@dataclass
-class ReplayResult:
-    ok: bool
-    steps_done: int
-    elapsed_s: float
-    failed_at: int | None = None
-    reason: str | None = None
-    screenshot: str | None = None
-    not_found: list[int] = field(default_factory=list)  # dry run: steps whose target is not on screen now
-    healed: list[int] = field(default_factory=list)  # steps the agent loop did
-    repaired: list[int] = field(default_factory=list)  # steps after which the calendar was paged
-
-    def to_json(self) -> dict:
-        return dict(self.__dict__)
 
 
 class Replayer:
