@@ -21,7 +21,7 @@ from tasks.apps.state import read_state
 from tasks.element_truth import name_agrees, score, truth_from_state
 
 TITLES = {"intake": "desk-agent intake", "results": "desk-agent results", "form": "desk-agent sample form",
-          "booking": "desk-agent booking", "editor": "desk-agent editor"}
+          "booking": "desk-agent booking", "editor": "desk-agent editor", "loan": "desk-agent equipment loan"}
 
 
 def drawn(s: dict) -> bool:
@@ -95,6 +95,21 @@ def test_intake_labels_above_every_control_found_and_named(app, screen, source, 
     assert notes.role == "textarea" and notes.bounds.height > 250
     assert {e.group for e in els if e.role == "radio"} == {"Sex"}
     assert {e.name for e in els if e.role == "button"} == {"Save", "Clear"}
+
+
+def test_loan_form_held_out(app, screen, source):
+    """Fill's held-out form at its own size and font: a 1-px outlined multi-line box with its label
+    left of its middle (its outline and focus ring are not boxes of their own), and a small "Reset"
+    whose "R" ends above the baseline of the letters beside it (a stroke, not a caret: read "Reset",
+    never "Fleset")."""
+    _, state = app("loan")
+    s, frame = settled(screen, state)
+    els = source.snapshot(frame)
+    check_all(s, els)
+    purpose = locate(els, ElementQuery(role="field", name="Purpose"))
+    assert purpose.role == "textarea" and purpose.bounds.height > 60
+    assert {e.name for e in els if e.role == "button"} == {"Reset", "Register loan"}
+    assert {e.group for e in els if e.role == "radio"} == {"Condition"}
 
 
 def test_sample_form_labels_left(app, screen, source, mouse):

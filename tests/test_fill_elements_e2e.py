@@ -77,6 +77,11 @@ def test_held_out_loan_form_resized_filled_from_csv(xdisplay, spawn_window, tmp_
         expected = {**{k: v for k, v in want.items() if k not in ("case", "charger", "insured")},
                     "charger": YES[want["charger"]], "case_": YES[want["case"]], "insured": YES[want["insured"]]}
         assert {k: got[k] for k in expected} == expected
+    steps = steps_of(out)
+    methods = {s["match"]["method"] for s in steps if s.get("match")}
+    assert methods == {"element:visual"}, methods  # the 1-px-outlined Purpose box too: no OCR fallback
+    boxes = [s["match"]["element"] for s in steps if (s.get("match") or {}).get("element", {}).get("role") == "textarea"]
+    assert [b["name"] for b in boxes] == ["Purpose", "Purpose"]  # the two rows with a purpose
 
 
 KEYS = """name: keyboard steps and optional values

@@ -4,6 +4,7 @@ page itself reports (its state file), as a table, as JSON, at a point and as an 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -65,3 +66,16 @@ def test_inspect_at_a_point_and_the_table(a11y_display, site):
     assert r.returncode == 0 and "Search trains" in r.stdout and "sources: a11y" in r.stdout, r.stdout
     r = agent(a11y_display.env, "--at", "5,5")
     assert r.returncode == 1 and "no element" in r.stderr
+
+
+def test_inspect_starts_fill_forms_on_a_fresh_virtual_desktop():
+    """``--virtual --app`` knows fill's bundled forms too (the held-out loan form: a Tk window, no
+    tree, so every element comes from the visual parse)."""
+    env = {k: v for k, v in os.environ.items() if k != "DISPLAY"}
+    r = agent(env, "--virtual", "--app", "loan", "--json", "--interactive")
+    assert r.returncode == 0, r.stderr
+    got = {(e["role"], e["name"]) for e in json.loads(r.stdout)}
+    assert {("textarea", "Purpose"), ("combobox", "Department"), ("spinbox", "Loan days"),
+            ("radio", "Worn"), ("button", "Register loan")} <= got, got
+    r = agent(env, "--virtual", "--app", "nosuch")
+    assert r.returncode != 0 and "loan" in r.stderr and "booking" in r.stderr

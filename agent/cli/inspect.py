@@ -32,18 +32,39 @@ def _point(text: str) -> tuple[float, float]:
 
 
 def _start_bundled(stack: ExitStack, name: str, workdir: Path) -> None:
-    """Start a bundled app (its first task's set-up, seed 0) and stop it with the command."""
+    """Start a bundled app and stop it with the command: a task app (its first task's set-up, seed 0)
+    or one of ``agent fill --app``'s forms (``intake``, ``loan``, ``sample``), waited for until its
+    first screen shows its landmark text."""
+    from agent.cli import fill_apps
     from tasks.environment import APPS, start_app
     from tasks.spec import TaskError, select
 
+    if name not in APPS and name in fill_apps.APPS:
+        fill_apps.start(stack, name, workdir, _landmark_shown(stack))
+        return
     if name not in APPS:
-        raise fail(f"--app {name!r}: bundled apps are {', '.join(sorted(APPS))}")
+        raise fail(f"--app {name!r}: bundled apps are {', '.join(sorted(set(APPS) | set(fill_apps.APPS)))}")
     try:
         spec = select(name)[0]
         handle = start_app(spec.instantiate(0), workdir)
     except (TaskError, IndexError) as e:
         raise fail(f"cannot start the bundled app {name!r}: {e}", 1)
     stack.callback(handle.stop)
+
+
+def _landmark_shown(stack: ExitStack):
+    """``on_screen(text)`` for ``fill_apps.start``: does the screen show ``text`` (a bundled form's
+    title) yet? Read from the element model, one modeler for all the polls."""
+    from agent.elements.snapshot import ElementModeler
+    from agent.screen import Screen, wait_settled
+
+    screen = stack.enter_context(Screen())
+    modeler = ElementModeler.auto()
+
+    def on_screen(text: str) -> bool:
+        model = modeler.snapshot(wait_settled(screen, timeout=5.0).frame)
+        return any(text.casefold() in (e.name or "").casefold() for e in model.elements)
+    return on_screen
 
 
 @app.command()
@@ -54,7 +75,7 @@ def inspect(
     interactive: Annotated[bool, typer.Option("--interactive", help="Only elements a person can act on.")] = False,
     source: Annotated[str, typer.Option(help="auto (tree + pixels), a11y (the tree only) or visual (pixels only).")] = "auto",
     virtual: Annotated[bool, typer.Option("--virtual", help="Inspect a fresh virtual desktop (with --app).")] = False,
-    app_name: Annotated[Optional[str], typer.Option("--app", help="Start a bundled app first (web, booking, form, ...).")] = None,
+    app_name: Annotated[Optional[str], typer.Option("--app", help="Start a bundled app first (web, booking, form, intake, loan, ...).")] = None,
     size: Annotated[str, typer.Option(help="Virtual screen size with --virtual.")] = "1280x800",
 ) -> None:
     """Show the screen's elements as the agent sees them: roles, names, values, states, bounds, sources."""

@@ -186,8 +186,12 @@ def find_carets(ink: np.ndarray, boxes: list[Box]) -> list[tuple[int, int, int, 
                 bottoms = seg.shape[0] - 1 - seg[::-1].argmax(axis=0)
                 # a letter beside it that crosses its top row (ink there and just above) is taller
                 taller = top > 0 and bool((sub[top - 1, cols] & sub[top, cols]).any())
-                if bot - top < float(np.median(bottoms)) + 2 or taller:
-                    continue  # ends on the baseline, or the letters beside it reach higher: a letter
+                # letters beside it whose strokes go on below its end: it stops above their baseline,
+                # so it is a stroke of a letter ("R"'s bowl and leg), never a caret, which spans the line
+                lower = bot + 1 < sub.shape[0] and int(np.count_nonzero(
+                    (bottoms == seg.shape[0] - 1) & sub[bot + 1, cols])) >= 2
+                if bot - top < float(np.median(bottoms)) + 2 or taller or lower:
+                    continue  # ends on the baseline, or the letters beside it reach higher or lower: a letter
             out.append((x0 + c0, y0 + top, c1 - c0, bot - top + 1))
     return out
 

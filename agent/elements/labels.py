@@ -60,8 +60,8 @@ def label_fields(controls: list[Control], free: list[Text], is_heading) -> None:
         for t in free:
             if t.used or is_heading(t):
                 continue
-            # left, on the field's line (for a tall box: beside its first line)
-            band = (f.y - 2, f.y + max(30, 2.2 * t.h)) if tall else (f.y - 2, f.bottom + 2)
+            # left, on the field's line (for a tall box: beside its first line, or centred on it)
+            band = (f.y - 2, max(f.y + max(30, 2.2 * t.h), f.y + f.h / 2 + t.h)) if tall else (f.y - 2, f.bottom + 2)
             gap = f.x - t.right
             if band[0] <= t.cy <= band[1] and -3 <= gap <= 320:
                 if not hits(t.right, t.y, f.x, t.bottom, [o for o in others if o is not f]) and \

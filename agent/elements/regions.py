@@ -153,6 +153,8 @@ def find_regions(rgb: np.ndarray) -> tuple[list[Box], list[tuple[Box, str]]]:
                 continue
         if min(w, h) < 5 or (min(w, h) <= 8 and max(w, h) > 3 * min(w, h)):
             continue  # a letter's stem or bar (bold type draws them as flat rectangles), or a rule
+        if area < 0.3 * w * h and _closed_ring(sub):
+            continue  # a border drawn round something (a tall text box's frame): the box inside measures it
         if area < 0.3 * w * h and (w < 100 or h < 60 or fill_holes(sub).mean() < 0.9):
             continue  # sparse: not a box (a window whose widgets take most of it is one, holes filled)
         sides = sorted((np.count_nonzero(sub[0]) / w, np.count_nonzero(sub[-1]) / w,
@@ -172,6 +174,17 @@ def find_regions(rgb: np.ndarray) -> tuple[list[Box], list[tuple[Box, str]]]:
             cx, cy, cw, ch = core
             boxes.append(Box(x + cx, y + cy, cw, ch, _colour(rgb, sub, x, y), cw * ch))
     return boxes, small
+
+
+def _closed_ring(sub: np.ndarray, thick: int = 4) -> bool:
+    """Is the region only a closed frame, at most ``thick`` pixels wide on every side? Such a ring is
+    the border of what it encloses (the 1-px outline and focus ring round a multi-line text box), not
+    a box of its own; a labelled frame's ring is open where its title cuts it, and a window's or
+    panel's own colour reaches in between its widgets."""
+    h, w = sub.shape
+    if h <= 2 * thick or w <= 2 * thick or sub[thick:-thick, thick:-thick].any():
+        return False
+    return min(sub[0].mean(), sub[-1].mean(), sub[:, 0].mean(), sub[:, -1].mean()) >= 0.97
 
 
 def _covered(sub: np.ndarray, lab: np.ndarray, stats: np.ndarray, x: int, y: int, w: int, h: int) -> bool:

@@ -11,10 +11,13 @@ other order ("Reset", then "Register loan"). The window size and font size are o
 run it resized.
 
 "Register loan" validates, stores one row in sqlite and clears the form (``Registered: NAME (#ID)``);
-a rejected loan shows ``Error: ...`` and keeps the input.
+a rejected loan shows ``Error: ...`` and keeps the input. With ``--state FILE`` it rewrites a JSON file
+on every change, ``elements`` being the ground truth of every widget (``tasks.apps.state.widget_truth``)
+that ``bench/elements.py`` measures the visual source against — written after the source was tuned,
+so the form stays held out.
 
-    python -m tasks.apps.loan --db /tmp/loans.sqlite [--geometry 980x620+60+40] [--font-size 10]
-        [--exit-with-parent]
+    python -m tasks.apps.loan --db /tmp/loans.sqlite [--state /tmp/loan.json] [--geometry 980x620+60+40]
+        [--font-size 10] [--exit-with-parent]
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ import tkinter as tk
 from pathlib import Path
 from tkinter import ttk
 
-from tasks.apps.state import open_store, read_rows
+from tasks.apps.state import open_store, read_rows, widget_truth, write_state
 
 TITLE = "desk-agent equipment loan"
 DEPARTMENTS = ("Accounting", "Administration", "Anatomy", "Archaeology", "Architecture", "Astronomy",
@@ -79,8 +82,9 @@ def validate(v: dict) -> str | None:
 
 
 class LoanApp:
-    def __init__(self, root: tk.Tk, db: str, *, font_size: int = 10) -> None:
-        self.root, self.db = root, db
+    def __init__(self, root: tk.Tk, db: str, *, font_size: int = 10, state: str | None = None) -> None:
+        self.root, self.db, self.state_path = root, db, state
+        self.truth: list[tuple[tk.Widget, str, str, dict]] = []  # widget, key, name, extra
         open_db(db).close()
         root.title(TITLE)
         bg = "#f3f1ec"
@@ -98,54 +102,101 @@ class LoanApp:
             tk.Label(root, text=text, font=font, bg=bg, anchor="e").grid(row=row, column=col, sticky="e",
                                                                          padx=(0 if col == 0 else 30, 8), pady=5)
 
-        def entry(key: str, row: int, col: int, width: int = 24) -> None:
+        def entry(key: str, name: str, row: int, col: int, width: int = 24) -> None:
             self.vars[key] = tk.StringVar()
-            tk.Entry(root, textvariable=self.vars[key], font=font, width=width, relief="solid", bd=1).grid(
-                row=row, column=col, sticky="w", pady=5)
+            e = tk.Entry(root, textvariable=self.vars[key], font=font, width=width, relief="solid", bd=1)
+            e.grid(row=row, column=col, sticky="w", pady=5)
+            self.truth.append((e, key, name, {}))
 
-        def spin(key: str, row: int, col: int, lo: int, hi: int) -> None:
+        def spin(key: str, name: str, row: int, col: int, lo: int, hi: int) -> None:
             self.vars[key] = tk.StringVar()
-            ttk.Spinbox(root, from_=lo, to=hi, textvariable=self.vars[key], width=6, font=font).grid(
-                row=row, column=col, sticky="w", pady=5)
+            sp = ttk.Spinbox(root, from_=lo, to=hi, textvariable=self.vars[key], width=6, font=font)
+            sp.grid(row=row, column=col, sticky="w", pady=5)
+            self.truth.append((sp, key, name, {}))
 
         label("Borrower", 2, 0)
-        entry("borrower", 2, 1)
+        entry("borrower", "Borrower", 2, 1)
         label("Item", 2, 2)
-        entry("item", 2, 3)
+        entry("item", "Item", 2, 3)
         label("Staff ID", 3, 0)
-        entry("staff_id", 3, 1, 12)
+        entry("staff_id", "Staff ID", 3, 1, 12)
         label("Quantity", 3, 2)
-        spin("quantity", 3, 3, 1, 10)
+        spin("quantity", "Quantity", 3, 3, 1, 10)
         label("Department", 4, 0)
         self.vars["department"] = tk.StringVar()
-        ttk.Combobox(root, textvariable=self.vars["department"], values=DEPARTMENTS, state="readonly", font=font,
-                     width=22).grid(row=4, column=1, sticky="w", pady=5)
+        combo = ttk.Combobox(root, textvariable=self.vars["department"], values=DEPARTMENTS, state="readonly",
+                             font=font, width=22)
+        combo.grid(row=4, column=1, sticky="w", pady=5)
+        self.truth.append((combo, "department", "Department", {}))
         label("Loan days", 4, 2)
-        spin("days", 4, 3, 1, 60)
+        spin("days", "Loan days", 4, 3, 1, 60)
         label("Contact phone", 5, 0)
-        entry("phone", 5, 1, 18)
+        entry("phone", "Contact phone", 5, 1, 18)
         label("Return by", 5, 2)
-        entry("return_by", 5, 3, 12)
+        entry("return_by", "Return by", 5, 3, 12)
         # the radio group is a titled frame; the tick boxes stand beside it
         frame = tk.LabelFrame(root, text="Condition", font=font, bg=bg, padx=10, pady=6)
         frame.grid(row=6, column=0, columnspan=2, sticky="w", pady=(14, 6))
         self.vars["condition"] = tk.StringVar(value="")
         for text in CONDITIONS:
-            tk.Radiobutton(frame, text=text, value=text, variable=self.vars["condition"], font=font, bg=bg,
-                           activebackground=bg, highlightthickness=0, tristatevalue="<none>").pack(side="left", padx=(0, 16))
+            rb = tk.Radiobutton(frame, text=text, value=text, variable=self.vars["condition"], font=font, bg=bg,
+                                activebackground=bg, highlightthickness=0, tristatevalue="<none>")
+            rb.pack(side="left", padx=(0, 16))
+            self.truth.append((rb, f"condition:{text}", text, {"group": "Condition", "radio": text}))
         extras = tk.Frame(root, bg=bg)
         extras.grid(row=6, column=2, columnspan=2, sticky="w", padx=(30, 0), pady=(14, 6))
         for key, text in EXTRAS:
             self.vars[key] = tk.BooleanVar()
-            tk.Checkbutton(extras, text=text, variable=self.vars[key], font=font, bg=bg, activebackground=bg,
-                           highlightthickness=0).pack(anchor="w")
+            cb = tk.Checkbutton(extras, text=text, variable=self.vars[key], font=font, bg=bg, activebackground=bg,
+                                highlightthickness=0)
+            cb.pack(anchor="w")
+            self.truth.append((cb, key, text, {"check": key}))
         label("Purpose", 7, 0)
         self.purpose = tk.Text(root, width=56, height=4, font=font, relief="solid", bd=1, wrap="word")
         self.purpose.grid(row=7, column=1, columnspan=3, sticky="w", pady=(10, 0))
+        self.truth.append((self.purpose, "purpose", "Purpose", {}))
         buttons = tk.Frame(root, bg=bg)
         buttons.grid(row=8, column=0, columnspan=4, sticky="e", pady=(18, 0))
-        tk.Button(buttons, text="Reset", font=font, command=self.clear, padx=10).pack(side="left", padx=(0, 10))
-        tk.Button(buttons, text="Register loan", font=font, command=self.register, padx=10, bg="#dfe6f2").pack(side="left")
+        for key, text, cmd, extra in (("reset", "Reset", self.clear, {}),
+                                      ("register", "Register loan", self.register, {"bg": "#dfe6f2"})):
+            b = tk.Button(buttons, text=text, font=font, command=cmd, padx=10, **extra)
+            b.pack(side="left", padx=(0, 10) if key == "reset" else 0)
+            self.truth.append((b, key, text, {}))
+        if state:
+            for var in (*self.vars.values(), self.status):
+                var.trace_add("write", lambda *_: self.write_state())
+            self.purpose.bind("<<Modified>>", self._purpose_changed)
+            root.bind("<Configure>", lambda e: self.write_state() if e.widget is root else None)
+            root.bind_all("<Map>", lambda e: root.after(20, self.write_state), add="+")  # widgets drawn
+            root.bind_all("<FocusIn>", lambda e: root.after(10, self.write_state), add="+")
+            root.after(80, self.write_state)
+
+    def _purpose_changed(self, _e=None) -> None:
+        self.purpose.edit_modified(False)
+        self.write_state()
+
+    def elements(self) -> list[dict]:
+        """Every widget as the app knows it (``tasks.apps.state.widget_truth``)."""
+        v, out = self.values(), []
+        for w, key, name, extra in self.truth:
+            value, checked = (v.get(key if key != "case" else "case_"), None)
+            if "radio" in extra:
+                value, checked = None, v["condition"] == extra["radio"]
+            elif "check" in extra:
+                value, checked = None, value
+            elif key in ("reset", "register"):
+                value = None
+            out.append(widget_truth(w, key, name, value=value, group=extra.get("group"), checked=checked))
+        return out
+
+    def write_state(self) -> None:
+        if not self.state_path:
+            return
+        r = self.root
+        write_state(self.state_path, {
+            "window": [r.winfo_rootx(), r.winfo_rooty(), r.winfo_width(), r.winfo_height()],
+            "elements": self.elements(), "values": self.values(), "status": self.status.get(),
+            "submissions": len(read_loans(self.db))})
 
     def values(self) -> dict:
         v = {k: (var.get().strip() if isinstance(var, tk.StringVar) else bool(var.get())) for k, var in self.vars.items()}
@@ -182,13 +233,14 @@ class LoanApp:
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--db", required=True, help="sqlite file the loans are stored in")
+    ap.add_argument("--state", help="JSON file rewritten on every change (ground truth of every widget)")
     ap.add_argument("--geometry", default="980x620+60+40")
     ap.add_argument("--font-size", type=int, default=10)
     ap.add_argument("--exit-with-parent", action="store_true", help="close when the starting process dies")
     args = ap.parse_args(argv)
     root = tk.Tk()
     root.geometry(args.geometry)
-    LoanApp(root, args.db, font_size=args.font_size)
+    LoanApp(root, args.db, font_size=args.font_size, state=args.state)
     if args.exit_with_parent:
         parent = os.getppid()
 
