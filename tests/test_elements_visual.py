@@ -112,6 +112,29 @@ def test_loan_form_held_out(app, screen, source):
     assert {e.group for e in els if e.role == "radio"} == {"Condition"}
 
 
+@pytest.mark.parametrize("theme", ["clam", "alt", "default"])
+def test_ttk_themes_it_was_not_tuned_on(spawn_window, screen, source, tmp_path, theme):
+    """A held-out form in three ttk themes (``tests/themed_form_app.py``): every control found and
+    named; the chosen radio is one radio (clam's black dot inside its white disc is its mark, not a
+    second radio), and the radios are grouped by their frame's title."""
+    from pathlib import Path
+
+    from tests.themed_form_app import TITLE
+
+    state = tmp_path / "themed.json"
+    spawn_window([sys.executable, str(Path(__file__).with_name("themed_form_app.py")), str(state), "--theme", theme],
+                 title=TITLE, timeout=30)
+    s, frame = settled(screen, state)
+    els = source.snapshot(frame)
+    check_all(s, els)
+    radios = [e for e in els if e.role == "radio"]
+    assert [(e.name, e.checked) for e in radios] == [("Envelope", False), ("Box", True), ("Crate", False),
+                                                     ("Pallet", False)]
+    assert {e.group for e in radios} == {"Packaging"}
+    assert not any(e.checked for e in els if e.role == "checkbox")
+    assert locate(els, ElementQuery(role="field", name="Delivery instructions")).role == "textarea"
+
+
 def test_sample_form_labels_left(app, screen, source, mouse):
     from actions.coords import Rect
 

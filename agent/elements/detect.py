@@ -316,10 +316,13 @@ def detect(rgb: np.ndarray, known: Structure | None = None) -> Layout:
                   and b.bottom <= o.bottom and o.w * o.h > 2 * b.w * b.h]
         return min(around, key=lambda o: o.w * o.h).fill if around else default
 
-    indicators: list[Indicator] = []
     cands = [(b, "square") for b in boxes if b.kind == "box" and lo <= b.w <= hi and lo <= b.h <= hi
              and abs(b.w - b.h) <= 1] + discs
-    for b, shape in cands:
+    taken: list[Box] = []
+    found: list[tuple[int, Indicator]] = []  # by candidate order, once the bigger ones had their say
+    for n, (b, shape) in sorted(enumerate(cands), key=lambda c: -(c[1][0].w * c[1][0].h)):
+        if any(o.x <= b.x and o.y <= b.y and b.right <= o.right and b.bottom <= o.bottom for o in taken):
+            continue  # inside an indicator already found: its mark (a radio's dot is a disc too)
         pf = boxes[b.parent].fill if b.parent is not None else parent_fill(b)
         if shape != "square":
             measure_border(rgb, b, pf)
@@ -333,9 +336,11 @@ def detect(rgb: np.ndarray, known: Structure | None = None) -> Layout:
         if _see_through(rgb, b, shape, pf):
             continue
         on, mark = indicator_state(rgb, b, shape, pf)
-        indicators.append(Indicator(ox, oy, ow, oh, shape, on, mark))
+        found.append((n, Indicator(ox, oy, ow, oh, shape, on, mark)))
+        taken.append(b)
         if shape == "square":
             b.kind = "indicator"
+    indicators = [ind for _, ind in sorted(found, key=lambda f: f[0])]
     mark_bands(rgb, boxes, ink)
     carets = find_carets(ink, boxes)
     text = ink & ~straight_lines(ink)
