@@ -6,6 +6,9 @@
 * The held-out loan form — laid out otherwise (two columns of labels *left* of fields, a titled frame of
   radios, a 40-department list) and never looked at while fill was tuned — run resized, in another
   font size, from its own CSV: every field of every row right in its store.
+* A shipping form in ttk's default theme (``tests/themed_form_app.py``, written after fill was done:
+  labels ending in colons, titled frames, a focused read-only combobox whose value sits on a
+  selection band) filled by a labels-only script: every value read back from the app's own widgets.
 * Keyboard steps (Tab, typing into the focused field), steps skipped when their optional value is
   empty, and an ambiguous and a missing target each failing their row with the candidates named.
 """
@@ -149,3 +152,42 @@ def test_keyboard_steps_skipped_optionals_and_errors_naming_candidates(xdisplay,
     assert Path(res[2]["error"].split("; screenshot ")[1].split(" ")[0]).exists()
     assert len(read_intakes(db)) == 2  # nothing saved by the failing rows
     assert read_state(state, lambda s: s["values"]["age"] == "" and s["values"]["full_name"] == "")  # reset ran
+
+
+SHIP = """name: shipping request
+reset: [{click: Cancel}]
+steps:
+  - type: {into: "Company name", text: "{company}", clear: true}
+  - type: {into: "Reference", text: "{ref}", clear: true}
+  - type: {into: "City", text: "{city}", clear: true}
+  - choose: {group: "Packaging", option: "{packaging}"}
+  - check: {label: "Saturday delivery", value: "{saturday}"}
+  - check: {label: "Fragile handling", value: "{fragile}"}
+  - type: {into: "Delivery instructions", text: "{notes}", clear: true}
+  - select: {field: "Priority", option: "{priority}"}
+"""
+
+
+def test_ttk_form_it_was_not_tuned_on(xdisplay, spawn_window, tmp_path):
+    from tests.themed_form_app import TITLE
+
+    state = tmp_path / "ship.json"
+    spawn_window([sys.executable, str(ROOT / "tests" / "themed_form_app.py"), str(state), "--theme", "default"],
+                 title=TITLE, timeout=30)
+    (tmp_path / "ship.yaml").write_text(SHIP)
+    rows = [{"company": "Acme Tools", "ref": "PO-4471", "city": "Trondheim", "packaging": "Crate",
+             "saturday": "yes", "fragile": "no", "notes": "Leave at the back door.\nRing twice.", "priority": "High"}]
+    with (tmp_path / "ship.csv").open("w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    r = fill(xdisplay, str(tmp_path / "ship.yaml"), "--data", str(tmp_path / "ship.csv"), "--out", str(tmp_path / "run"))
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    got = {e["key"]: e for e in read_state(state)["elements"]}
+    want = rows[0]
+    assert [got[k]["value"] for k in ("company", "ref", "city", "instructions", "priority")] == \
+        [want["company"], want["ref"], want["city"], want["notes"], want["priority"]]
+    checked = sorted(k for k, e in got.items() if "checked" in e["states"])
+    assert checked == ["packaging2", "service2"]  # Crate; Saturday delivery ticked, Fragile handling not
+    methods = {s["match"]["method"] for s in steps_of(tmp_path / "run") if s.get("match")}
+    assert methods == {"element:visual"}, methods

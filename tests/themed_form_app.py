@@ -84,7 +84,12 @@ def main(argv: list[str] | None = None) -> None:
         for w, key, name, extra in truth:
             checked = extra["var"].get() if "var" in extra else (
                 chosen.get() == extra["radio"] if "radio" in extra else None)
-            elements.append(widget_truth(w, key, name, group=extra.get("group"), checked=checked))
+            value = None
+            if isinstance(w, tk.Text):
+                value = w.get("1.0", "end-1c")
+            elif isinstance(w, (ttk.Entry, ttk.Combobox)):
+                value = w.get()
+            elements.append(widget_truth(w, key, name, value=value, group=extra.get("group"), checked=checked))
         write_state(args.state, {"window": [root.winfo_rootx(), root.winfo_rooty(), root.winfo_width(),
                                             root.winfo_height()], "elements": elements})
         root.after(250, publish)

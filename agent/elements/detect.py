@@ -354,6 +354,14 @@ def detect(rgb: np.ndarray, known: Structure | None = None) -> Layout:
             text[b.bottom:oy + oh, ox:ox + ow] = False
             text[oy:oy + oh, ox:b.x] = False
             text[oy:oy + oh, b.right:ox + ow] = False
+            # a border ring the measure missed (a focus ring, a side blended with a selection band):
+            # a line along a whole side, a pixel or two outside, is the border too, never a letter
+            for x in (ox - 2, ox - 1, ox + ow, ox + ow + 1):
+                if 0 <= x < W and text[b.y:b.bottom, x].mean() >= 0.8:
+                    text[max(0, oy - 2):oy + oh + 2, x] = False
+            for y in (oy - 2, oy - 1, oy + oh, oy + oh + 1):
+                if 0 <= y < H and text[y, b.x:b.right].mean() >= 0.8:
+                    text[y, max(0, ox - 2):ox + ow + 2] = False
     for i in indicators:
         text[max(0, i.y - 1):i.y + i.h + 1, max(0, i.x - 1):i.x + i.w + 1] = False
     for a in boxes:
