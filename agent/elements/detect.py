@@ -1,7 +1,7 @@
 """OpenCV detection of a screenshot's controls and text: indicators, text lines, carets.
 
-Builds on ``agent.elements.regions`` (flat-coloured boxes, nested, with borders and arrows), never on
-one app's pixel sizes:
+Builds on ``agent.elements.regions`` (flat-coloured boxes, nested, with borders) and
+``agent.elements.arrows`` (their drop-down and spin arrows), never on one app's pixel sizes:
 
 * small square boxes are tick boxes, small discs or diamonds radio buttons — *isolated* ones with
   ink of their own inside (a letter's hole has the next letter a pixel or two away, and what shows
@@ -23,7 +23,8 @@ from dataclasses import dataclass, replace
 import cv2
 import numpy as np
 
-from agent.elements.regions import (INDICATOR_SIZES, Box, attach_arrows, extend_to_border, find_regions, join_bands,
+from agent.elements.arrows import attach_arrows
+from agent.elements.regions import (INDICATOR_SIZES, Box, extend_to_border, find_regions, join_bands,
                                     lum, maxdiff, measure_border, nest)
 
 
