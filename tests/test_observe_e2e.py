@@ -141,7 +141,8 @@ class Booker:
                 return say("wait") if self.misses <= 3 else say("fail", text=f"no {role} {want!r} listed")
             self.i, self.misses = self.i + 1, 0
             return say(kind, r.ref, text, f"Next: {kind} {want}.")
-        return say("fail", text="the search did not list the trains")
+        self.misses += 1  # the results page may still be loading (a busy machine): wait, as a model would
+        return say("wait") if self.misses <= 5 else say("fail", text="the search did not list the trains")
 
 
 def run_agent(url: str, env: dict, out: Path, *extra: str, goal: str = GOAL) -> subprocess.CompletedProcess:
