@@ -153,7 +153,15 @@ class FormApp:
         later = root.register(lambda *_: root.after(60, self.write_state))
         for event in ("<Map>", "<Unmap>"):
             root.tk.call("bind", self.popdown, event, "+" + later)
+        # and again while it is open: on a busy machine the list may still be laid out at the first report
+        opened = root.register(lambda *_: root.after(150, self._while_open))
+        root.tk.call("bind", self.popdown, "<Map>", "+" + opened)
         root.after(50, self.write_state)
+
+    def _while_open(self) -> None:
+        if int(self.root.tk.call("winfo", "ismapped", self.popdown)):
+            self.write_state()
+            self.root.after(150, self._while_open)
 
     def _box(self, w: tk.Widget | str) -> list[int]:
         call = self.root.tk.call
