@@ -20,7 +20,7 @@ from tkinter import ttk
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tasks.apps.state import widget_truth, write_state  # noqa: E402
+from tasks.apps.state import widget_truth, window_box, write_state  # noqa: E402
 
 TITLE = "desk-agent shipping request"
 SERVICES = ("Express delivery", "Signature on receipt", "Saturday delivery", "Fragile handling")
@@ -90,8 +90,7 @@ def main(argv: list[str] | None = None) -> None:
             elif isinstance(w, (ttk.Entry, ttk.Combobox)):
                 value = w.get()
             elements.append(widget_truth(w, key, name, value=value, group=extra.get("group"), checked=checked))
-        write_state(args.state, {"window": [root.winfo_rootx(), root.winfo_rooty(), root.winfo_width(),
-                                            root.winfo_height()], "elements": elements})
+        write_state(args.state, {"window": window_box(root), "elements": elements})
         root.after(250, publish)
 
     root.after(100, publish)

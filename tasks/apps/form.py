@@ -38,7 +38,7 @@ import tkinter as tk
 from pathlib import Path
 from tkinter import ttk
 
-from tasks.apps.state import open_store, read_rows, widget_truth, write_state
+from tasks.apps.state import open_store, publish_on_change, read_rows, widget_truth, write_state
 
 TITLE = "desk-agent sample form"
 COUNTRIES = ("Norway", "Sweden", "Denmark", "Finland", "Iceland", "Germany", "France", "Spain")
@@ -142,11 +142,7 @@ class FormApp:
     # the optional state file (--state) --------------------------------------------------------------
     def _publish_state(self) -> None:
         root = self.root
-        for var in (*self.vars.values(), self.status):
-            var.trace_add("write", lambda *_: self.write_state())
-        root.bind("<Configure>", lambda e: self.write_state() if e.widget is root else None)
-        root.bind_all("<Map>", lambda e: root.after(20, self.write_state), add="+")  # widgets drawn
-        root.bind_all("<FocusIn>", lambda e: root.after(10, self.write_state), add="+")
+        publish_on_change(root, (*self.vars.values(), self.status), self.write_state, first_ms=50)
         # the country list is a separate Tk toplevel (the combobox's popdown): publish its items' boxes
         # once it is shown, and drop them when it is hidden
         self.popdown = str(root.tk.call("ttk::combobox::PopdownWindow", str(self.combo)))
@@ -156,7 +152,6 @@ class FormApp:
         # and again while it is open: on a busy machine the list may still be laid out at the first report
         opened = root.register(lambda *_: root.after(150, self._while_open))
         root.tk.call("bind", self.popdown, "<Map>", "+" + opened)
-        root.after(50, self.write_state)
 
     def _while_open(self) -> None:
         if int(self.root.tk.call("winfo", "ismapped", self.popdown)):

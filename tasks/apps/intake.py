@@ -26,7 +26,7 @@ import tkinter as tk
 from pathlib import Path
 from tkinter import font as tkfont, ttk
 
-from tasks.apps.state import open_store, read_rows, widget_truth, write_state
+from tasks.apps.state import open_store, read_rows, publish_on_change, widget_truth, window_box, write_state
 
 TITLE = "desk-agent intake"
 COUNTRIES = ("Argentina", "Australia", "Austria", "Belgium", "Brazil", "Canada", "Chile", "China", "Croatia",
@@ -156,17 +156,7 @@ class IntakeApp:
             row=3, column=0, columnspan=2, sticky="w")
         self.truth[0][0].focus_set()
         if state:
-            for var in (*self.vars.values(), self.status):
-                var.trace_add("write", lambda *_: self.write_state())
-            self.notes.bind("<<Modified>>", self._notes_changed)
-            root.bind("<Configure>", lambda e: self.write_state() if e.widget is root else None)
-            root.bind_all("<Map>", lambda e: root.after(20, self.write_state), add="+")  # widgets drawn
-            root.bind_all("<FocusIn>", lambda e: root.after(10, self.write_state), add="+")
-            root.after(80, self.write_state)
-
-    def _notes_changed(self, _e=None) -> None:
-        self.notes.edit_modified(False)
-        self.write_state()
+            publish_on_change(root, (*self.vars.values(), self.status), self.write_state, text=self.notes)
 
     # state -----------------------------------------------------------------------------------------
     def values(self) -> dict:
@@ -192,9 +182,8 @@ class IntakeApp:
     def write_state(self) -> None:
         if not self.state_path:
             return
-        r = self.root
         write_state(self.state_path, {
-            "window": [r.winfo_rootx(), r.winfo_rooty(), r.winfo_width(), r.winfo_height()],
+            "window": window_box(self.root),
             "elements": self.elements(), "values": self.values(), "status": self.status.get(),
             "submissions": len(read_intakes(self.db))})
 

@@ -31,7 +31,7 @@ import tkinter as tk
 from pathlib import Path
 from tkinter import ttk
 
-from tasks.apps.state import open_store, read_rows, widget_truth, write_state
+from tasks.apps.state import open_store, read_rows, publish_on_change, widget_truth, window_box, write_state
 
 TITLE = "desk-agent equipment loan"
 DEPARTMENTS = ("Accounting", "Administration", "Anatomy", "Archaeology", "Architecture", "Astronomy",
@@ -163,17 +163,7 @@ class LoanApp:
             b.pack(side="left", padx=(0, 10) if key == "reset" else 0)
             self.truth.append((b, key, text, {}))
         if state:
-            for var in (*self.vars.values(), self.status):
-                var.trace_add("write", lambda *_: self.write_state())
-            self.purpose.bind("<<Modified>>", self._purpose_changed)
-            root.bind("<Configure>", lambda e: self.write_state() if e.widget is root else None)
-            root.bind_all("<Map>", lambda e: root.after(20, self.write_state), add="+")  # widgets drawn
-            root.bind_all("<FocusIn>", lambda e: root.after(10, self.write_state), add="+")
-            root.after(80, self.write_state)
-
-    def _purpose_changed(self, _e=None) -> None:
-        self.purpose.edit_modified(False)
-        self.write_state()
+            publish_on_change(root, (*self.vars.values(), self.status), self.write_state, text=self.purpose)
 
     def elements(self) -> list[dict]:
         """Every widget as the app knows it (``tasks.apps.state.widget_truth``)."""
@@ -192,9 +182,8 @@ class LoanApp:
     def write_state(self) -> None:
         if not self.state_path:
             return
-        r = self.root
         write_state(self.state_path, {
-            "window": [r.winfo_rootx(), r.winfo_rooty(), r.winfo_width(), r.winfo_height()],
+            "window": window_box(self.root),
             "elements": self.elements(), "values": self.values(), "status": self.status.get(),
             "submissions": len(read_loans(self.db))})
 

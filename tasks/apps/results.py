@@ -21,7 +21,7 @@ import argparse
 import tkinter as tk
 from tkinter import ttk
 
-from tasks.apps.state import widget_truth, write_state
+from tasks.apps.state import widget_truth, window_box, write_state
 
 TITLE = "desk-agent results"
 HEADERS = ("Departure", "From", "To", "Duration", "Price")
@@ -149,9 +149,8 @@ class ResultsApp:
     def write_state(self) -> None:
         if not self.state_path:
             return
-        r = self.root
         write_state(self.state_path, {
-            "window": [r.winfo_rootx(), r.winfo_rooty(), r.winfo_width(), r.winfo_height()],
+            "window": window_box(self.root),
             "elements": self.elements(), "selected": self.selected, "filter": self.filter_text(),
             "direct_only": bool(self.direct.get()), "status": self.status.get(),
             "rows": [row_text(t) for t, cells in self.rows if cells[0].winfo_ismapped()]})

@@ -44,6 +44,28 @@ TK_ROLES = {
 }
 
 
+def publish_on_change(root, variables, write: Callable[[], None], *, text=None, first_ms: int = 80) -> None:
+    """Call ``write`` (an app's state-file writer) on every change a test or benchmark waits on: a
+    variable written, the window moved or resized, a widget drawn, the focus moved, ``text`` (a Tk
+    ``Text``) edited; and once shortly after start-up."""
+    for var in variables:
+        var.trace_add("write", lambda *_: write())
+    if text is not None:
+        def edited(_e=None) -> None:
+            text.edit_modified(False)
+            write()
+        text.bind("<<Modified>>", edited)
+    root.bind("<Configure>", lambda e: write() if e.widget is root else None)
+    root.bind_all("<Map>", lambda e: root.after(20, write), add="+")  # widgets drawn
+    root.bind_all("<FocusIn>", lambda e: root.after(10, write), add="+")
+    root.after(first_ms, write)
+
+
+def window_box(root) -> list[int]:
+    """The window's screen box [left, top, width, height], as the state files report it."""
+    return [root.winfo_rootx(), root.winfo_rooty(), root.winfo_width(), root.winfo_height()]
+
+
 def widget_truth(w, key: str, name: str, *, value=None, group: str | None = None, row: str | None = None,
                  checked: bool | None = None) -> dict:
     """One widget as the app itself knows it: the ground truth an element source is measured against.
